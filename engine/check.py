@@ -1,0 +1,818 @@
+"""Stage 3, resolve and check: `ParsedRuleSet` -> `CheckedRuleSet`, or diagnostics.
+
+Every name is bound (case field, parameter, table, rule, loop variable or an
+enum value read from its context) and every expression typed before any case
+is evaluated. Bindings and types live in side tables keyed by node identity,
+so the tree itself is never changed. Rules may refer to each other in any
+order; a circle is an error. Warnings flag parameters, tables and rules that
+nothing uses.
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from . import nodes
+from . import typesys as T
+from .case import CaseModel
+from .diagnostics import Diagnostic
+from .load import PosDict
+from .parsed import ParsedItem, ParsedRuleSet, Template
+from .source import RuleSource
+from .span import NO_SPAN, Span
+from .values import Duration
+
+ERROR = T.Scalar("error")  # the type of an expression already reported as wrong
+
+FUNCTIONS = ("min", "max", "round", "year", "end_of_year", "start_of_year", "starts_with", "coalesce")
+AGGREGATES = ("sum", "count", "any", "all")
+ELIGIBLE = "eligible"
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: object
+    type: object
+    span: Span
+    source: str
+    label: dict
+    changed_in: str
+    text: str
+    assumption: str | None = None
+
+
+@dataclass(frozen=True)
+class TableDef:
+    name: str
+    type: T.Table
+    rows: dict  # key -> {column: value}
+    key_prefix: bool
+    source: str
+    span: Span
+    changed_in: str
+    sample: str | None = None
+    row_versions: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A rule, condition, note, input check or output, checked: expression, type, uses."""
+
+    name: str
+    kind: str  # rule, condition, note, input_check, output
+    expr: nodes.Expr
+    type: object
+    span: Span
+    source: str
+    label: dict
+    messages: dict[str, Template]
+    changed_in: str
+    text: str
+    uses: tuple[str, ...]  # names of rules, parameters, case fields and tables it reads
+    uses_eligible: bool = False
+    path: str | None = None  # for input checks: the JSON path to report
+    assumption: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckedRuleSet:
+    """A version proved sound: every name bound, every expression typed, an evaluation order."""
+
+    source: RuleSource
+    case_model: CaseModel
+    parameters: dict[str, Parameter]
+    tables: dict[str, TableDef]
+    rules: dict[str, Definition]  # in an order where each rule follows what it uses
+    conditions: dict[str, Definition]
+    notes: dict[str, Definition]
+    input_checks: dict[str, Definition]
+    outputs: dict[str, Definition]
+    types: dict[int, object] = field(repr=False)
+    bindings: dict[int, tuple] = field(repr=False)
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Scope:
+    variables: dict
+    narrowed: frozenset
+    allow_eligible: bool
+    context: str  # what is being checked, for messages
+
+
+def _literal_type(kind: str):
+    return {"money": T.MONEY, "percent": T.PERCENT, "duration": T.DURATION, "date": T.DATE,
+            "decimal": T.DECIMAL, "int": T.INT, "string": T.STRING, "bool": T.BOOL, "null": T.NULL}[kind]
+
+
+def _path(expr) -> str | None:
+    """`project.costs.fee` for a chain of names, else None."""
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    if isinstance(expr, nodes.Field):
+        inner = _path(expr.subject)
+        return f"{inner}.{expr.name}" if inner else None
+    return None
+
+
+def _constant_value(expr):
+    """The value of a constant expression (literal, list of literals, negated literal), or raise ValueError."""
+    if isinstance(expr, nodes.Literal):
+        if expr.kind == "date" and expr.value is None:
+            raise ValueError(f"'{expr.text}' is not a real date")
+        return expr.value, _literal_type(expr.kind)
+    if isinstance(expr, nodes.Negate):
+        value, typ = _constant_value(expr.operand)
+        return -value, typ
+    if isinstance(expr, nodes.ListOf):
+        pairs = [_constant_value(item) for item in expr.items]
+        item_type = pairs[0][1] if pairs else T.STRING
+        for _, typ in pairs[1:]:
+            unified = T.unify(item_type, typ)
+            if unified is None:
+                raise ValueError(f"a list mixes {item_type} and {typ}")
+            item_type = unified
+        return tuple(v for v, _ in pairs), T.List(item_type)
+    raise ValueError("a parameter must be a constant such as EUR 7500, 30 %, 14 days, 2024-01-01 or 100")
+
+
+class _Checker:
+    def __init__(self, parsed: ParsedRuleSet, case_model: CaseModel):
+        self.parsed = parsed
+        self.case = case_model
+        self.problems: list[Diagnostic] = []
+        self.types: dict[int, object] = {}
+        self.bindings: dict[int, tuple] = {}
+        self.parameters: dict[str, Parameter] = {}
+        self.tables: dict[str, TableDef] = {}
+        self.rule_defs: dict[str, Definition] = {}
+        self.rule_types: dict[str, object] = {}
+        self.visiting: list[str] = []
+        self.uses: list[set] = []
+        self.eligible_users: set[str] = set()
+        self.used: set[str] = set()
+        self.param_tree: dict = {}
+
+    # -- diagnostics -------------------------------------------------
+    def error(self, code: str, message: str, span: Span, hint: str | None = None):
+        self.problems.append(Diagnostic(code, message, span, hint))
+        return ERROR
+
+    def suggest(self, name: str, candidates) -> str | None:
+        close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+        return f"did you mean '{close[0]}'?" if close else None
+
+    # -- parameters and tables ----------------------------------------
+    def check_parameters(self):
+        for name, parsed in self.parsed.parameters.items():
+            item = parsed.item
+            data = item.data if isinstance(item.data, PosDict) else PosDict()
+            if parsed.expr is None:
+                continue
+            try:
+                value, typ = _constant_value(parsed.expr)
+            except ValueError as error:
+                self.error("parameter-value", f"parameter {name}: {error}", parsed.expr.span or item.span)
+                continue
+            self.parameters[name] = Parameter(
+                name, value, typ, item.span, str(data.get("source", "")), dict(data.get("label") or {}),
+                item.changed_in, str(data.get("value")), data.get("assumption"))
+            node = self.param_tree
+            parts = name.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    self.error("name-clash", f"parameter {name} is inside {part}, which is itself a parameter", item.span)
+                    break
+            else:
+                if parts[-1] in node and isinstance(node[parts[-1]], dict):
+                    self.error("name-clash", f"parameter {name} is also a group of parameters", item.span)
+                node[parts[-1]] = name
+
+    def _input_type(self, path: str):
+        typ = self.case.type
+        for part in path.split("."):
+            typ = T.strip_optional(typ)
+            if not isinstance(typ, T.Record) or typ.field(part) is None:
+                return None
+            typ = typ.field(part)
+        return T.strip_optional(typ)
+
+    def check_tables(self):
+        for name, table_item in self.parsed.source.tables.items():
+            data = table_item.data
+            key_type = T.STRING
+            if data.get("key"):
+                key_type = self._input_type(str(data["key"]))
+                if key_type is None:
+                    self.error("table-key", f"table {name}: key '{data['key']}' is not a field of the case",
+                               data.value_locs["key"].span, self.suggest(str(data["key"]), self._input_paths()))
+                    key_type = T.STRING
+            columns = {}
+            for column, declared in (data.get("columns") or {}).items():
+                typ = T.parse_type(str(declared))
+                if typ is None:
+                    self.error("table-column", f"table {name}: column {column} has an unknown type '{declared}'",
+                               data["columns"].value_locs[column].span)
+                    typ = ERROR
+                columns[column] = typ
+            rows, versions = {}, {}
+            for key, row in self.parsed.source.table_rows.get(name, {}).items():
+                if isinstance(key_type, T.Enum) and key not in key_type.members:
+                    self.error("table-key", f"table {name}: '{key}' is not a value of {data['key']}",
+                               row.span, self.suggest(key, key_type.members))
+                cells = {}
+                parsed_cells = self.parsed.tables[name].get(key, {})
+                for column, cell in parsed_cells.items():
+                    if column not in columns:
+                        self.error("table-column", f"table {name}, row {key}: unknown column '{column}'",
+                                   row.data.key_spans[column] if isinstance(row.data, PosDict) else row.span,
+                                   self.suggest(column, columns) or (f"columns: {', '.join(columns)}" if columns else
+                                                                     "declare it under columns:"))
+                        continue
+                    if cell.expr is None:
+                        continue
+                    try:
+                        value, typ = _constant_value(cell.expr)
+                    except ValueError as error:
+                        self.error("table-value", f"table {name}, row {key}, column {column}: {error}", cell.expr.span)
+                        continue
+                    if columns[column] not in (ERROR,) and T.unify(columns[column], typ) != columns[column]:
+                        self.error("table-value", f"table {name}, row {key}, column {column}: expected "
+                                   f"{columns[column]}, got {typ}", cell.expr.span)
+                    cells[column] = value
+                for column in columns:
+                    if column not in cells and column not in parsed_cells:
+                        if not isinstance(columns[column], T.Optional):
+                            self.error("table-value", f"table {name}, row {key}: column {column} is missing", row.span)
+                    cells.setdefault(column, None)
+                rows[key] = cells
+                versions[key] = row.changed_in
+            row_type = T.Record(f"row of {name}", tuple(columns.items()))
+            self.tables[name] = TableDef(name, T.Table(name, key_type, row_type), rows, bool(data.get("key_prefix")),
+                                         str(data.get("source", "")), table_item.span, table_item.changed_in,
+                                         data.get("sample"), versions)
+
+    def _input_paths(self, typ=None, prefix=""):
+        typ = self.case.type if typ is None else T.strip_optional(typ)
+        out = []
+        if isinstance(typ, T.Record):
+            for key, sub in typ.fields:
+                out.append(prefix + key)
+                out += self._input_paths(sub, prefix + key + ".")
+        return out
+
+    # -- names -----------------------------------------------------------
+    def visible_names(self, scope: _Scope):
+        names = set(scope.variables) | {k for k, _ in self.case.type.fields} | set(self.param_tree)
+        names |= set(self.tables) | set(self.parsed.rules)
+        if scope.allow_eligible:
+            names.add(ELIGIBLE)
+        return names
+
+    def rule_type(self, name: str, span: Span):
+        if name in self.rule_types:
+            return self.rule_types[name]
+        if name in self.visiting:
+            circle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
+            parsed = self.parsed.rules[name]
+            return self.error("cycle", f"rules refer to each other in a circle: {circle}", parsed.item.span)
+        self.check_rule(name)
+        return self.rule_types.get(name, ERROR)
+
+    def resolve_name(self, expr: nodes.Name, scope: _Scope, expect):
+        name = expr.name
+        uses = self.uses[-1] if self.uses else set()
+        if name in scope.variables:
+            self.bindings[id(expr)] = ("var", name)
+            return scope.variables[name]
+        if self.case.type.field(name) is not None:
+            self.bindings[id(expr)] = ("input", name)
+            uses.add(name)
+            return self.case.type.field(name)
+        if name in self.param_tree:
+            entry = self.param_tree[name]
+            if isinstance(entry, str):
+                self.bindings[id(expr)] = ("param", entry)
+                uses.add(entry)
+                self.used.add("parameter:" + entry)
+                return self.parameters[entry].type
+            self.bindings[id(expr)] = ("param_group", name)
+            return T.Record(f"parameters {name}", ())
+        if name in self.tables:
+            self.bindings[id(expr)] = ("table", name)
+            uses.add(name)
+            self.used.add("table:" + name)
+            return self.tables[name].type
+        if name in self.parsed.rules:
+            self.bindings[id(expr)] = ("rule", name)
+            uses.add(name)
+            self.used.add("rule:" + name)
+            typ = self.rule_type(name, expr.span)
+            if name in self.eligible_users:
+                uses.add(ELIGIBLE)
+            return typ
+        if name == ELIGIBLE:
+            if not scope.allow_eligible:
+                return self.error("cycle", f"{scope.context} cannot use 'eligible': eligibility is decided by the "
+                                  "conditions, so this would be a circle", expr.span)
+            self.bindings[id(expr)] = ("eligible",)
+            uses.add(ELIGIBLE)
+            return T.BOOL
+        enum = T.strip_optional(expect) if expect is not None else None
+        if isinstance(enum, T.List):
+            enum = T.strip_optional(enum.item)
+        if isinstance(enum, T.Enum):
+            if name in enum.members:
+                self.bindings[id(expr)] = ("enum", name)
+                return enum
+            where = enum.name or "the values"
+            return self.error("unknown-value", f"'{name}' is not one of {where}: {', '.join(enum.members)}", expr.span,
+                              self.suggest(name, enum.members))
+        return self.error("unknown-name", f"unknown name '{name}'", expr.span,
+                          self.suggest(name, self.visible_names(scope)))
+
+    # -- expressions -------------------------------------------------------
+    def typed(self, expr, typ):
+        self.types[id(expr)] = typ
+        return typ
+
+    def check(self, expr, scope: _Scope, expect=None):
+        return self.typed(expr, self._check(expr, scope, expect))
+
+    def not_null(self, expr, typ, scope: _Scope, what: str):
+        """Most operations need a value: a possibly-null one must be tested first."""
+        if isinstance(typ, T.Optional):
+            shown = _path(expr) or "this value"
+            return self.error("maybe-null", f"{shown} may be null here, so it cannot be used in {what}", expr.span,
+                              f"test it first: {shown} != null and ...")
+        return typ
+
+    def _is_unknown_bare_name(self, expr, scope):
+        return (isinstance(expr, nodes.Name) and expr.name not in scope.variables
+                and self.case.type.field(expr.name) is None and expr.name not in self.param_tree
+                and expr.name not in self.tables and expr.name not in self.parsed.rules and expr.name != ELIGIBLE)
+
+    def _check(self, expr, scope: _Scope, expect):
+        match expr:
+            case nodes.Literal(kind="date", value=None):
+                return self.error("bad-date", f"'{expr.text}' is not a real date", expr.span)
+            case nodes.Literal(kind=kind, value=value):
+                if kind == "string" and isinstance(T.strip_optional(expect), T.Enum):
+                    enum = T.strip_optional(expect)
+                    if value not in enum.members:
+                        return self.error("unknown-value", f"'{value}' is not one of {enum.name or 'the values'}: "
+                                          f"{', '.join(enum.members)}", expr.span, self.suggest(value, enum.members))
+                    return enum
+                return _literal_type(kind)
+            case nodes.Name():
+                typ = self.resolve_name(expr, scope, expect)
+                if isinstance(typ, T.Optional) and expr.name in scope.narrowed:
+                    return typ.inner
+                return typ
+            case nodes.Field(subject=subject, name=name):
+                return self.check_field(expr, subject, name, scope)
+            case nodes.Index(subject=subject, key=key):
+                table = self.check(subject, scope)
+                if table is ERROR:
+                    return ERROR
+                if not isinstance(table, T.Table):
+                    return self.error("type", f"only a table can be looked up with [...], not {table}", expr.span)
+                key_type = self.check(key, scope, table.key)
+                if key_type is not ERROR:
+                    key_type = self.not_null(key, key_type, scope, "a table look-up")
+                    if key_type is not ERROR and not T.same_kind(key_type, table.key):
+                        self.error("type", f"table {table.name} is keyed by {table.key}, not {key_type}", key.span)
+                return table.row
+            case nodes.Negate(operand=operand):
+                typ = self.not_null(operand, self.check(operand, scope, expect), scope, "a negation")
+                if typ is ERROR:
+                    return ERROR
+                if typ in (T.INT, T.DECIMAL, T.PERCENT, T.MONEY, T.DURATION):
+                    return typ
+                return self.error("type", f"cannot negate {typ}", expr.span)
+            case nodes.Binary():
+                return self.check_binary(expr, scope)
+            case nodes.Compare():
+                return self.check_compare(expr, scope)
+            case nodes.Member(item=item, container=container):
+                return self.check_member(expr, item, container, scope)
+            case nodes.And(left=left, right=right):
+                self.want_bool(left, scope)
+                narrowed = scope.narrowed | self.facts(left, True)
+                self.want_bool(right, _Scope(scope.variables, narrowed, scope.allow_eligible, scope.context))
+                return T.BOOL
+            case nodes.Or(left=left, right=right):
+                self.want_bool(left, scope)
+                narrowed = scope.narrowed | self.facts(left, False)
+                self.want_bool(right, _Scope(scope.variables, narrowed, scope.allow_eligible, scope.context))
+                return T.BOOL
+            case nodes.Not(operand=operand):
+                self.want_bool(operand, scope)
+                return T.BOOL
+            case nodes.If(condition=condition, then=then, otherwise=otherwise):
+                self.want_bool(condition, scope)
+                yes = _Scope(scope.variables, scope.narrowed | self.facts(condition, True), scope.allow_eligible, scope.context)
+                no = _Scope(scope.variables, scope.narrowed | self.facts(condition, False), scope.allow_eligible, scope.context)
+                a = self.check(then, yes, expect)
+                b = self.check(otherwise, no, expect if expect is not None else (a if isinstance(a, T.Enum) else None))
+                if ERROR in (a, b):
+                    return ERROR
+                unified = T.unify(a, b)
+                if unified is None:
+                    return self.error("type", f"the two branches differ: 'then' gives {a}, 'else' gives {b}", expr.span)
+                return unified
+            case nodes.Call():
+                return self.check_call(expr, scope, expect)
+            case nodes.Aggregate():
+                return self.check_aggregate(expr, scope)
+            case nodes.ListOf(items=items):
+                item_expect = expect.item if isinstance(expect, T.List) else None
+                item_type = None
+                for item in items:
+                    typ = self.check(item, scope, item_expect or (item_type if isinstance(item_type, T.Enum) else None))
+                    if typ is ERROR:
+                        return ERROR
+                    unified = typ if item_type is None else T.unify(item_type, typ)
+                    if unified is None:
+                        return self.error("type", f"a list cannot mix {item_type} and {typ}", item.span)
+                    item_type = unified
+                return T.List(item_type or T.STRING)
+        raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
+
+    def want_bool(self, expr, scope):
+        typ = self.check(expr, scope, T.BOOL)
+        if typ is not ERROR and typ != T.BOOL:
+            hint = "test it first: ... != null and ..." if typ == T.Optional(T.BOOL) else None
+            self.error("type", f"expected true or false here, got {typ}", expr.span, hint)
+
+    def facts(self, expr, positive: bool) -> frozenset:
+        """Paths known not to be null when `expr` is true (positive) or false."""
+        match expr:
+            case nodes.Compare(op=op, left=left, right=right) if isinstance(right, nodes.Literal) and right.kind == "null":
+                path = _path(left)
+                if path and ((op == "!=" and positive) or (op == "==" and not positive)):
+                    return frozenset({path})
+            case nodes.Member(item=item, negated=negated) if positive != negated:
+                path = _path(item)
+                return frozenset({path}) if path else frozenset()
+            case nodes.And(left=left, right=right) if positive:
+                return self.facts(left, True) | self.facts(right, True)
+            case nodes.Or(left=left, right=right) if not positive:
+                return self.facts(left, False) | self.facts(right, False)
+            case nodes.Not(operand=operand):
+                return self.facts(operand, not positive)
+        return frozenset()
+
+    def check_field(self, expr, subject, name, scope):
+        subject_type = self.check(subject, scope)
+        if subject_type is ERROR:
+            return ERROR
+        binding = self.bindings.get(id(subject))
+        if binding and binding[0] == "param_group":
+            node = self.param_tree
+            for part in binding[1].split("."):
+                node = node[part]
+            if name not in node:
+                return self.error("unknown-name", f"no parameter {binding[1]}.{name}", expr.span,
+                                  self.suggest(name, node))
+            entry = node[name]
+            if isinstance(entry, dict):
+                self.bindings[id(expr)] = ("param_group", f"{binding[1]}.{name}")
+                return T.Record(f"parameters {binding[1]}.{name}", ())
+            self.bindings[id(expr)] = ("param", entry)
+            if self.uses:
+                self.uses[-1].add(entry)
+            self.used.add("parameter:" + entry)
+            return self.parameters[entry].type
+        path = _path(expr)
+        if isinstance(subject_type, T.Optional) and _path(subject) in scope.narrowed:
+            subject_type = subject_type.inner
+        subject_type = self.not_null(subject, subject_type, scope, "a field access")
+        if subject_type is ERROR:
+            return ERROR
+        if not isinstance(subject_type, T.Record):
+            return self.error("type", f"{_path(subject) or 'this value'} is {subject_type}; it has no field '{name}'",
+                              expr.span)
+        typ = subject_type.field(name)
+        if typ is None:
+            fields = [k for k, _ in subject_type.fields]
+            return self.error("unknown-field", f"{_path(subject) or subject_type} has no field '{name}'", expr.span,
+                              self.suggest(name, fields) or f"its fields: {', '.join(fields)}")
+        self.bindings[id(expr)] = ("field", name)
+        root = self.bindings.get(id(_root(expr)))
+        if path and root and root[0] == "input" and self.uses:
+            self.uses[-1].add(path)
+        if isinstance(typ, T.Optional) and path in scope.narrowed:
+            return typ.inner
+        return typ
+
+    def check_binary(self, expr, scope):
+        left = self.check(expr.left, scope)
+        right = self.check(expr.right, scope)
+        if ERROR in (left, right):
+            return ERROR
+        left = self.not_null(expr.left, left, scope, f"'{expr.op}'")
+        right = self.not_null(expr.right, right, scope, f"'{expr.op}'")
+        if ERROR in (left, right):
+            return ERROR
+        op = expr.op
+        numeric = T.is_numeric
+        result = None
+        if op in "+-":
+            if numeric(left) and numeric(right):
+                result = T.unify(left, right)
+            elif left == right == T.MONEY:
+                result = T.MONEY
+            elif left == T.DATE and right == T.DURATION:
+                result = T.DATE
+            elif op == "+" and left == T.DURATION and right == T.DATE:
+                result = T.DATE
+            elif left == right == T.DURATION:
+                result = T.DURATION
+            elif op == "-" and left == right == T.DATE:
+                result = T.INT  # days between
+        elif op == "*":
+            if numeric(left) and numeric(right):
+                result = T.INT if left == right == T.INT else (T.PERCENT if left == right == T.PERCENT else T.DECIMAL)
+            elif (left == T.MONEY and numeric(right)) or (numeric(left) and right == T.MONEY):
+                result = T.MONEY
+        elif op == "/":
+            if numeric(left) and numeric(right):
+                result = T.DECIMAL
+            elif left == T.MONEY and numeric(right):
+                result = T.MONEY
+            elif left == right == T.MONEY:
+                result = T.DECIMAL
+        if result is None:
+            verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}[op]
+            hint = None
+            if T.MONEY in (left, right) and T.INT in (left, right) and op in "+-":
+                hint = "write amounts as EUR 100"
+            if T.DATE in (left, right) and T.INT in (left, right):
+                hint = "write a duration such as 14 days"
+            pair = f"{left} and {right}" if op in "+*" else (f"{right} from {left}" if op == "-" else f"{left} by {right}")
+            return self.error("type", f"cannot {verb} {pair}", expr.span, hint)
+        return result
+
+    def check_compare(self, expr, scope):
+        first, second = expr.left, expr.right
+        if self._is_unknown_bare_name(first, scope) and not self._is_unknown_bare_name(second, scope):
+            right = self.check(second, scope)
+            left = self.check(first, scope, right)
+        else:
+            left = self.check(first, scope)
+            right = self.check(second, scope, left)
+        if ERROR in (left, right):
+            return T.BOOL
+        if expr.op in ("==", "!="):
+            if not T.same_kind(left, right):
+                self.error("type", f"cannot compare {left} with {right}", expr.span,
+                           "write amounts as EUR 100" if T.MONEY in (left, right) else None)
+            elif isinstance(T.strip_optional(left), T.Enum) and isinstance(right, T.Scalar) and right == T.STRING \
+                    and isinstance(second, nodes.Literal):
+                pass  # checked by the literal against its expected enum
+            return T.BOOL
+        left = self.not_null(first, left, scope, f"'{expr.op}'")
+        right = self.not_null(second, right, scope, f"'{expr.op}'")
+        if ERROR in (left, right):
+            return T.BOOL
+        ordered = (T.is_numeric(left) and T.is_numeric(right)) or (left == right and left in (
+            T.MONEY, T.DATE, T.DURATION, T.STRING))
+        if not ordered:
+            hint = "write amounts as EUR 100" if T.MONEY in (left, right) else None
+            self.error("type", f"cannot compare {left} with {right} using '{expr.op}'", expr.span, hint)
+        return T.BOOL
+
+    def check_member(self, expr, item, container, scope):
+        item_type = self.check(item, scope)
+        if item_type is ERROR:
+            self.check(container, scope)
+            return T.BOOL
+        container_type = self.check(container, scope, T.List(item_type))
+        if container_type is ERROR:
+            return T.BOOL
+        element = None
+        if isinstance(container_type, T.Table):
+            element = container_type.key
+        elif isinstance(container_type, T.List):
+            element = container_type.item
+        else:
+            self.error("type", f"'in' needs a list or a table on its right, not {container_type}", container.span)
+            return T.BOOL
+        if not T.same_kind(item_type, element):
+            self.error("type", f"cannot look for {item_type} in a list of {element}", expr.span)
+        return T.BOOL
+
+    def check_call(self, expr, scope, expect):
+        name, args = expr.function, expr.args
+        if name in AGGREGATES:
+            return self.error("syntax", f"{name}(...) needs 'for': {name}(x.amount for x in some_list)", expr.span)
+        if name not in FUNCTIONS:
+            return self.error("unknown-function", f"unknown function '{name}'", expr.span,
+                              self.suggest(name, FUNCTIONS + AGGREGATES) or f"functions: {', '.join(FUNCTIONS)}")
+        types = [self.check(arg, scope, expect if name in ("min", "max", "coalesce") else None) for arg in args]
+        if ERROR in types:
+            return ERROR
+
+        def arity(n):
+            if len(args) != n:
+                self.error("arity", f"{name} takes {n} argument{'s' if n > 1 else ''}, got {len(args)}", expr.span)
+                return False
+            return True
+
+        if name in ("min", "max"):
+            if len(args) < 2:
+                return self.error("arity", f"{name} takes two or more arguments", expr.span)
+            types = [self.not_null(a, t, scope, name) for a, t in zip(args, types)]
+            if ERROR in types:
+                return ERROR
+            result = types[0]
+            for arg, typ in zip(args[1:], types[1:]):
+                unified = T.unify(result, typ)
+                if unified is None or unified not in (T.INT, T.DECIMAL, T.PERCENT, T.MONEY, T.DATE, T.DURATION):
+                    return self.error("type", f"{name} cannot compare {result} with {typ}", arg.span,
+                                      "write amounts as EUR 100" if T.MONEY in (result, typ) else None)
+                result = unified
+            return result
+        if name == "coalesce":
+            if not arity(2):
+                return ERROR
+            inner = T.strip_optional(types[0])
+            unified = T.unify(inner, types[1])
+            if unified is None:
+                return self.error("type", f"coalesce: {types[0]} and {types[1]} differ", expr.span)
+            return unified
+        if not arity(2 if name == "starts_with" else 1):
+            return ERROR
+        types = [self.not_null(a, t, scope, name) for a, t in zip(args, types)]
+        if ERROR in types:
+            return ERROR
+        wanted = {"round": (T.MONEY, T.DECIMAL, T.PERCENT), "year": (T.DATE,), "end_of_year": (T.DATE,),
+                  "start_of_year": (T.DATE,), "starts_with": (T.STRING,)}[name]
+        for arg, typ in zip(args, types):
+            if typ not in wanted and not (name == "starts_with" and isinstance(typ, T.Enum)):
+                return self.error("type", f"{name} takes {' or '.join(map(str, wanted))}, not {typ}", arg.span)
+        return {"round": types[0], "year": T.INT, "end_of_year": T.DATE, "start_of_year": T.DATE,
+                "starts_with": T.BOOL}[name]
+
+    def check_aggregate(self, expr, scope):
+        if expr.function not in AGGREGATES:
+            return self.error("unknown-function", f"'{expr.function}(... for ...)' is not an aggregate", expr.span,
+                              f"aggregates: {', '.join(AGGREGATES)}")
+        source = self.check(expr.source, scope)
+        if source is ERROR:
+            return ERROR
+        source = self.not_null(expr.source, source, scope, "an aggregate")
+        if isinstance(source, T.Table):
+            source = T.List(source.key)
+        if not isinstance(source, T.List):
+            return self.error("type", f"{expr.function}(... for {expr.variable} in ...) needs a list, not {source}",
+                              expr.source.span)
+        inner = _Scope({**scope.variables, expr.variable: source.item}, scope.narrowed, scope.allow_eligible, scope.context)
+        if expr.filter is not None:
+            self.want_bool(expr.filter, _Scope(inner.variables, inner.narrowed, inner.allow_eligible, inner.context))
+            inner = _Scope(inner.variables, inner.narrowed | self.facts(expr.filter, True), inner.allow_eligible,
+                           inner.context)
+        if expr.function in ("any", "all", "count"):
+            self.want_bool(expr.body, inner)
+            return T.INT if expr.function == "count" else T.BOOL
+        body = self.not_null(expr.body, self.check(expr.body, inner), inner, "a sum")
+        if body is ERROR:
+            return ERROR
+        if body not in (T.INT, T.DECIMAL, T.PERCENT, T.MONEY):
+            return self.error("type", f"cannot sum {body}", expr.body.span)
+        return body
+
+    # -- definitions -------------------------------------------------------
+    def _meta(self, parsed: ParsedItem):
+        data = parsed.item.data if isinstance(parsed.item.data, PosDict) else {}
+        return str(data.get("source", "")), dict(data.get("label") or {}), data.get("assumption")
+
+    def check_templates(self, parsed: ParsedItem, scope: _Scope):
+        for template in parsed.messages.values():
+            for part in template.parts:
+                if not isinstance(part, str):
+                    typ = self.check(part, scope)
+                    if isinstance(typ, T.Table) or (isinstance(typ, T.Record)):
+                        self.error("type", f"a message can show values, not {typ}", part.span)
+
+    def check_rule(self, name: str):
+        parsed = self.parsed.rules[name]
+        if parsed.expr is None:
+            self.rule_types[name] = ERROR
+            return
+        data = parsed.item.data
+        declared = None
+        if isinstance(data, PosDict) and data.get("type"):
+            declared = T.parse_type(str(data["type"]))
+            if declared is None:
+                self.error("type", f"rule {name}: unknown type '{data['type']}'", data.value_locs["type"].span,
+                           "types: bool, int, decimal, money, percent, date, duration, string, enum(a, b), "
+                           "list of T, T or null")
+        self.visiting.append(name)
+        self.uses.append(set())
+        scope = _Scope({}, frozenset(), True, f"rule {name}")
+        typ = self.check(parsed.expr, scope, declared)
+        uses = self.uses.pop()
+        self.visiting.pop()
+        if declared is not None and typ is not ERROR:
+            if T.unify(declared, typ) != declared:
+                self.error("type", f"rule {name} is declared {declared} but its value is {typ}", parsed.expr.span)
+            typ = declared
+        self.rule_types[name] = typ
+        if ELIGIBLE in uses:
+            self.eligible_users.add(name)
+        source, label, assumption = self._meta(parsed)
+        self.rule_defs[name] = Definition(name, "rule", parsed.expr, typ, parsed.item.span, source, label, {},
+                                          parsed.item.changed_in, parsed.text.text if parsed.text else "",
+                                          tuple(sorted(uses - {ELIGIBLE})), ELIGIBLE in uses, assumption=assumption)
+
+    def check_definition(self, kind: str, parsed: ParsedItem, allow_eligible: bool, want_bool: bool) -> Definition | None:
+        name = parsed.item.name
+        if parsed.expr is None:
+            return None
+        self.uses.append(set())
+        scope = _Scope({}, frozenset(), allow_eligible, f"{kind.replace('_', ' ')} {name}")
+        if want_bool:
+            self.want_bool(parsed.expr, scope)
+            typ = T.BOOL
+        else:
+            typ = self.check(parsed.expr, scope)
+        narrowed = self.facts(parsed.expr, True) if kind in ("condition", "note", "input_check") else frozenset()
+        self.check_templates(parsed, _Scope({}, narrowed, True, scope.context))
+        uses = self.uses.pop()
+        if not allow_eligible and ELIGIBLE in uses:
+            users = sorted(u for u in uses if u in self.eligible_users)
+            self.error("cycle", f"{kind.replace('_', ' ')} {name} uses {', '.join(users) or 'eligible'}, which "
+                       "depends on whether the case is eligible: a circle", parsed.expr.span)
+        source, label, assumption = self._meta(parsed)
+        data = parsed.item.data if isinstance(parsed.item.data, PosDict) else {}
+        return Definition(name, kind, parsed.expr, typ, parsed.item.span, source, label, parsed.messages,
+                          parsed.item.changed_in, parsed.text.text if parsed.text else "",
+                          tuple(sorted(uses - {ELIGIBLE})), ELIGIBLE in uses,
+                          path=str(data["path"]) if "path" in data else None, assumption=assumption)
+
+    def run(self) -> CheckedRuleSet | None:
+        source = self.parsed.source
+        self.check_parameters()
+        self.check_tables()
+        for clash in set(self.param_tree) & (set(self.tables) | set(self.parsed.rules) | {k for k, _ in self.case.type.fields}):
+            self.error("name-clash", f"'{clash}' names both a parameter group and another thing; rename one",
+                       self.parsed.parameters[next(n for n in self.parameters if n.split(".")[0] == clash)].item.span)
+        for clash in set(self.tables) & (set(self.parsed.rules) | {k for k, _ in self.case.type.fields}):
+            self.error("name-clash", f"'{clash}' names both a table and a rule or case field; rename one",
+                       source.tables[clash].span)
+        for clash in set(self.parsed.rules) & {k for k, _ in self.case.type.fields}:
+            self.error("name-clash", f"the rule '{clash}' has the name of a case field; rename it",
+                       source.rules[clash].span)
+        for name in self.parsed.rules:
+            self.rule_type(name, NO_SPAN)
+        checks = {n: self.check_definition("input_check", p, False, True) for n, p in self.parsed.input_checks.items()}
+        for name, check in checks.items():
+            if check is not None and any(u in self.rule_defs for u in check.uses):
+                self.error("input-check", f"input check {name} may only read the case, parameters and tables, not rules",
+                           check.span)
+        conditions = {n: self.check_definition("condition", p, False, True) for n, p in self.parsed.conditions.items()}
+        notes = {n: self.check_definition("note", p, True, True) for n, p in self.parsed.notes.items()}
+        outputs = {n: self.check_definition("output", p, True, False) for n, p in self.parsed.outputs.items()}
+        warnings = self.unused()
+        if any(d.severity == "error" for d in self.problems):
+            return None
+        return CheckedRuleSet(source, self.case, self.parameters, self.tables, dict(self.rule_defs),
+                              {k: v for k, v in conditions.items() if v}, {k: v for k, v in notes.items() if v},
+                              {k: v for k, v in checks.items() if v}, {k: v for k, v in outputs.items() if v},
+                              self.types, self.bindings, tuple(warnings))
+
+    def unused(self) -> list[Diagnostic]:
+        found = []
+        for name, parameter in self.parameters.items():
+            if "parameter:" + name not in self.used:
+                found.append(Diagnostic("unused-parameter", f"parameter {name} is not used by any rule", parameter.span,
+                                        severity="warning"))
+        for name, table in self.tables.items():
+            if "table:" + name not in self.used:
+                found.append(Diagnostic("unused-table", f"table {name} is not used by any rule", table.span,
+                                        severity="warning"))
+        for name in self.parsed.rules:
+            if "rule:" + name not in self.used:
+                found.append(Diagnostic("unused-rule", f"rule {name} is not used by any condition, note, output or rule",
+                                        self.parsed.rules[name].item.span, severity="warning"))
+        return found
+
+
+def _root(expr):
+    while isinstance(expr, nodes.Field):
+        expr = expr.subject
+    return expr
+
+
+def check_ruleset(parsed: ParsedRuleSet, case_model: CaseModel) -> tuple[CheckedRuleSet | None, list[Diagnostic]]:
+    """ParsedRuleSet -> CheckedRuleSet, with every problem found (warnings included)."""
+    checker = _Checker(parsed, case_model)
+    checked = checker.run()
+    warnings = list(checked.warnings) if checked else [d for d in checker.unused()]
+    errors = [d for d in checker.problems if d.severity == "error"]
+    return checked, errors + (warnings if checked else [])

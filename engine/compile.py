@@ -1,0 +1,269 @@
+"""Stage 4, compile: `CheckedRuleSet` -> `CompiledRuleSet` (one Python function per version).
+
+The checked rules are translated once into the source of a plain Python
+function, in the evaluation order the checker proved, and compiled with
+`compile()`. Only our own typed tree is translated: names are mangled,
+constants are passed in a namespace, never spliced as text, so a rule file
+cannot reach Python objects. Evaluating a case then costs about what a
+hand-written function costs, and never re-parses anything.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Callable
+
+from . import nodes
+from . import typesys as T
+from .check import CheckedRuleSet, Definition
+from .values import ZERO, Duration, add_duration, end_of_year, round_cents, sub_duration
+
+ELIGIBLE_SLOT = "eligible"
+
+
+@dataclass(frozen=True)
+class CompiledRuleSet:
+    """A checked version and its compiled decision function."""
+
+    checked: CheckedRuleSet
+    decide: Callable[[dict], tuple] = field(repr=False)
+    slots: tuple[str, ...]  # what each position of decide()'s result holds: "rule:x", "condition:y", ...
+    slot_index: dict[str, int] = field(repr=False)
+    failed_input_checks: Callable[[dict], tuple] = field(repr=False)
+    messages: dict[tuple[str, str, str], Callable] = field(repr=False)  # (kind, code, lang) -> fn(case, values)
+    line_owner: dict[int, str] = field(repr=False)
+    python_source: str = field(repr=False)
+
+
+def _coalesce(value, default):
+    return default if value is None else value
+
+
+def _days_between(later: date, earlier: date) -> int:
+    return (later - earlier).days
+
+
+def _add_durations(a: Duration, b: Duration) -> Duration:
+    return Duration(a.years + b.years, a.months + b.months, a.days + b.days)
+
+
+class _Generator:
+    def __init__(self, checked: CheckedRuleSet):
+        self.checked = checked
+        self.namespace: dict[str, object] = {
+            "Decimal": Decimal, "ZERO": ZERO, "add_duration": add_duration, "sub_duration": sub_duration,
+            "round_cents": round_cents, "end_of_year": end_of_year, "date": date, "coalesce": _coalesce,
+            "days_between": _days_between, "add_durations": _add_durations,
+        }
+        self.constants: dict[tuple, str] = {}
+        self.rule_slot = {name: f"r_{i}" for i, name in enumerate(checked.rules)}
+
+    def constant(self, value) -> str:
+        if value is None or isinstance(value, (bool, int, str)):
+            return repr(value)
+        key = (type(value).__name__, repr(value))
+        if key not in self.constants:
+            name = f"K_{len(self.constants)}"
+            self.constants[key] = name
+            self.namespace[name] = value
+        return self.constants[key]
+
+    def table(self, name: str, form: str) -> str:
+        table = self.checked.tables[name]
+        slot = f"T_{form}_{len(self.namespace)}"
+        if form == "keys":
+            value = frozenset(table.rows)
+        elif form == "prefixes":
+            value = tuple(table.rows)
+        elif form == "list":
+            value = tuple(table.rows)
+        else:
+            value = table.rows
+        self.namespace[slot] = value
+        return slot
+
+    def type_of(self, expr):
+        return T.strip_optional(self.checked.types.get(id(expr)))
+
+    def gen(self, expr) -> str:
+        binding = self.checked.bindings.get(id(expr))
+        match expr:
+            case nodes.Literal(value=value):
+                return self.constant(value)
+            case nodes.Name(name=name):
+                kind = binding[0]
+                if kind == "input":
+                    return f"i_{name}"
+                if kind == "param":
+                    return self.constant(self.checked.parameters[binding[1]].value)
+                if kind == "table":
+                    return self.table(name, "list")
+                if kind == "rule":
+                    return self.rule_slot[name]
+                if kind == "var":
+                    return f"v_{name}"
+                if kind == "enum":
+                    return repr(name)
+                if kind == "eligible":
+                    return "eligible"
+                raise AssertionError(binding)  # pragma: no cover
+            case nodes.Field(subject=subject, name=name):
+                if binding and binding[0] == "param":
+                    return self.constant(self.checked.parameters[binding[1]].value)
+                return f"{self.gen(subject)}[{name!r}]"
+            case nodes.Index(subject=subject, key=key):
+                table_name = self.checked.bindings[id(subject)][1]
+                return f"{self.table(table_name, 'rows')}[{self.gen(key)}]"
+            case nodes.Negate(operand=operand):
+                return f"(-{self.gen(operand)})"
+            case nodes.Binary(op=op, left=left, right=right):
+                a, b = self.gen(left), self.gen(right)
+                lt, rt = self.type_of(left), self.type_of(right)
+                if lt == T.DATE and rt == T.DURATION:
+                    return f"{'add_duration' if op == '+' else 'sub_duration'}({a}, {b})"
+                if lt == T.DURATION and rt == T.DATE:
+                    return f"add_duration({b}, {a})"
+                if lt == T.DATE and rt == T.DATE:
+                    return f"days_between({a}, {b})"
+                if lt == T.DURATION and rt == T.DURATION:
+                    return f"add_durations({a}, {b})" if op == "+" else f"add_durations({a}, -{b})"
+                if op == "/" and lt == T.INT:
+                    return f"(Decimal({a}) / {b})"
+                return f"({a} {op} {b})"
+            case nodes.Compare(op=op, left=left, right=right):
+                if isinstance(right, nodes.Literal) and right.kind == "null":
+                    return f"({self.gen(left)} {'is' if op == '==' else 'is not'} None)"
+                return f"({self.gen(left)} {op} {self.gen(right)})"
+            case nodes.Member(item=item, container=container, negated=negated):
+                cbinding = self.checked.bindings.get(id(container))
+                if cbinding and cbinding[0] == "table":
+                    table = self.checked.tables[cbinding[1]]
+                    if table.key_prefix:
+                        test = f"_starts({self.gen(item)}, {self.table(cbinding[1], 'prefixes')})"
+                        self.namespace["_starts"] = lambda value, prefixes: value is not None and value.startswith(prefixes)
+                    else:
+                        test = f"({self.gen(item)} in {self.table(cbinding[1], 'keys')})"
+                else:
+                    test = f"({self.gen(item)} in {self.gen(container)})"
+                return f"(not {test})" if negated else test
+            case nodes.And(left=left, right=right):
+                return f"({self.gen(left)} and {self.gen(right)})"
+            case nodes.Or(left=left, right=right):
+                return f"({self.gen(left)} or {self.gen(right)})"
+            case nodes.Not(operand=operand):
+                return f"(not {self.gen(operand)})"
+            case nodes.If(condition=condition, then=then, otherwise=otherwise):
+                return f"({self.gen(then)} if {self.gen(condition)} else {self.gen(otherwise)})"
+            case nodes.Call(function=function, args=args):
+                parts = [self.gen(arg) for arg in args]
+                if function in ("min", "max"):
+                    return f"{function}({', '.join(parts)})"
+                if function == "round":
+                    return f"round_cents({parts[0]})"
+                if function == "year":
+                    return f"{parts[0]}.year"
+                if function == "end_of_year":
+                    return f"end_of_year({parts[0]})"
+                if function == "start_of_year":
+                    return f"date({parts[0]}.year, 1, 1)"
+                if function == "starts_with":
+                    return f"{parts[0]}.startswith({parts[1]})"
+                if function == "coalesce":
+                    return f"coalesce({parts[0]}, {parts[1]})"
+                raise AssertionError(function)  # pragma: no cover
+            case nodes.Aggregate(function=function, body=body, variable=variable, source=source, filter=condition):
+                src = self.gen(source)
+                loop = f"for v_{variable} in {src}"
+                if condition is not None:
+                    loop += f" if {self.gen(condition)}"
+                if function == "sum":
+                    start = "0" if self.type_of(expr) == T.INT else "ZERO"
+                    return f"sum(({self.gen(body)} {loop}), {start})"
+                if function == "count":
+                    return f"sum(1 {loop} if {self.gen(body)})" if condition is None else \
+                        f"sum(1 {loop} and {self.gen(body)})"
+                return f"{function}({self.gen(body)} {loop})"
+            case nodes.ListOf(items=items):
+                return "(" + "".join(self.gen(i) + ", " for i in items) + ")"
+        raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
+
+
+def _roots(checked: CheckedRuleSet) -> list[str]:
+    return [name for name, _ in checked.case_model.type.fields]
+
+
+def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
+    """CheckedRuleSet -> CompiledRuleSet: the decision as one compiled Python function."""
+    gen = _Generator(checked)
+    lines = ["def decide(case):"]
+    owner: dict[int, str] = {}
+    for root in _roots(checked):
+        lines.append(f"    i_{root} = case[{root!r}]")
+    slots: list[str] = []
+    returns: list[str] = []
+
+    def emit(target: str, definition: Definition, slot: str, as_bool: bool = False):
+        code = gen.gen(definition.expr)
+        lines.append(f"    {target} = {'bool(' + code + ')' if as_bool else code}")
+        owner[len(lines)] = f"{definition.kind} {definition.name}"
+        slots.append(slot)
+        returns.append(target)
+
+    before = [d for d in checked.rules.values() if not d.uses_eligible]
+    after = [d for d in checked.rules.values() if d.uses_eligible]
+    for definition in before:
+        emit(gen.rule_slot[definition.name], definition, f"rule:{definition.name}")
+    condition_targets = []
+    for i, definition in enumerate(checked.conditions.values()):
+        emit(f"c_{i}", definition, f"condition:{definition.name}", as_bool=True)
+        condition_targets.append(f"c_{i}")
+    lines.append(f"    eligible = not ({' or '.join(condition_targets) or 'False'})")
+    slots.append(ELIGIBLE_SLOT)
+    returns.append("eligible")
+    for definition in after:
+        emit(gen.rule_slot[definition.name], definition, f"rule:{definition.name}")
+    for i, definition in enumerate(checked.notes.values()):
+        emit(f"n_{i}", definition, f"note:{definition.name}", as_bool=True)
+    for i, definition in enumerate(checked.outputs.values()):
+        emit(f"o_{i}", definition, f"output:{definition.name}")
+    lines.append(f"    return ({', '.join(returns)},)")
+
+    check_lines = ["def failed_input_checks(case):"]
+    for root in _roots(checked):
+        check_lines.append(f"    i_{root} = case[{root!r}]")
+    check_lines.append("    failed = []")
+    for definition in checked.input_checks.values():
+        check_lines.append(f"    if {gen.gen(definition.expr)}:")
+        check_lines.append(f"        failed.append({definition.name!r})")
+    check_lines.append("    return failed")
+
+    slot_index = {slot: i for i, slot in enumerate(slots)}
+    message_lines: list[str] = []
+    message_names: dict[tuple[str, str, str], str] = {}
+    for kind, section in (("condition", checked.conditions), ("note", checked.notes)):
+        for definition in section.values():
+            for lang, template in definition.messages.items():
+                fn = f"m_{len(message_names)}"
+                message_names[(kind, definition.name, lang)] = fn
+                message_lines.append(f"def {fn}(case, values):")
+                for root in _roots(checked):
+                    message_lines.append(f"    i_{root} = case[{root!r}]")
+                for rule, slot_name in gen.rule_slot.items():
+                    message_lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")
+                message_lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
+                parts = []
+                for part in template.parts:
+                    if isinstance(part, str):
+                        parts.append(f"({part!r}, None)")
+                    else:
+                        typ = checked.types.get(id(part))
+                        parts.append(f"({gen.gen(part)}, {str(T.strip_optional(typ))!r})")
+                message_lines.append(f"    return ({', '.join(parts)},)")
+
+    python_source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
+    namespace = dict(gen.namespace)
+    exec(compile(python_source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
+    messages = {key: namespace[fn] for key, fn in message_names.items()}
+    return CompiledRuleSet(checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"],
+                           messages, owner, python_source)

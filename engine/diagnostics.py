@@ -1,0 +1,69 @@
+"""Diagnostics are values: every stage collects them, the boundary raises once.
+
+A rule-file problem carries a `Span`; a case problem carries a JSON path.
+`RulesError` and `CaseError` are the only exceptions the public API raises for
+bad rules or bad input; the CLI turns them into exit status 2.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .span import Span, format_json_path
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One problem in a rule file: a stable code, a plain message, where it is."""
+
+    code: str
+    message: str
+    span: Span | None = field(default=None, compare=False)
+    hint: str | None = None
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.span}: " if self.span else ""
+        level = "warning: " if self.severity == "warning" else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{where}{level}{self.code}: {self.message}{hint}"
+
+
+@dataclass(frozen=True, slots=True)
+class CaseProblem:
+    """One problem in a case: the JSON path of the field and what is wrong."""
+
+    path: tuple[str | int, ...]
+    message: str
+
+    def __str__(self) -> str:
+        return f"{format_json_path(self.path)}: {self.message}"
+
+
+class KmoRulesError(Exception):
+    """Base of the errors the engine raises on purpose."""
+
+
+class RulesError(KmoRulesError):
+    """The rule files are invalid; `diagnostics` lists every problem found."""
+
+    def __init__(self, diagnostics: tuple[Diagnostic, ...] | list[Diagnostic]):
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    @property
+    def errors(self) -> tuple[Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity == "error")
+
+
+class CaseError(KmoRulesError):
+    """The case is invalid; `problems` lists every problem with its JSON path."""
+
+    def __init__(self, problems: tuple[CaseProblem, ...] | list[CaseProblem], source: str | None = None):
+        self.problems = tuple(problems)
+        self.source = source
+        prefix = f"{source}: " if source else ""
+        super().__init__("\n".join(prefix + str(p) for p in self.problems))
+
+
+class VersionNotFound(KmoRulesError):
+    """No ruleset version is in force on the requested date."""

@@ -1,0 +1,267 @@
+"""Stage 5, evaluate: `CompiledRuleSet` x case -> `Decision` (and its trace, when asked).
+
+The case is checked and converted first (every problem with its JSON path),
+then the ruleset's own input checks run (impossible combinations), then the
+compiled decision function. Without `explain`, nothing is recorded; with it,
+the decision carries a trace: each rule, condition, note and output with its
+value, what it read, and its legal source.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from . import typesys as T
+from .check import Definition
+from .compile import ELIGIBLE_SLOT, CompiledRuleSet
+from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
+from .values import Duration, format_money, format_rate, format_value
+
+
+@dataclass(frozen=True, slots=True)
+class RulesetInfo:
+    """Which rules decided: the version, its period and the hash of its resolved content."""
+
+    id: str
+    version: str
+    effective_from: date
+    effective_until: date | None
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "version": self.version, "effective_from": self.effective_from.isoformat(),
+                "effective_until": self.effective_until.isoformat() if self.effective_until else None,
+                "sha256": self.sha256}
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """A failed condition (reason) or an amount-lowering remark (note)."""
+
+    code: str
+    message: str
+    source: str
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "message": self.message, "source": self.source}
+
+
+@dataclass(frozen=True, slots=True)
+class TraceStep:
+    """One evaluated definition: what it is, its value, what it read, where it comes from."""
+
+    kind: str  # rule, condition, note, output
+    name: str
+    value: object  # rendered as in the decision (text, bool, number or null)
+    type: str
+    expression: str
+    uses: tuple[tuple[str, object], ...]
+    source: str
+    label: dict
+    changed_in: str
+    outcome: str | None = None  # conditions: "met" / "not met"; notes: "applies" / "does not apply"
+    message: str | None = None
+
+    def to_dict(self) -> dict:
+        out = {"kind": self.kind, "name": self.name, "value": self.value, "type": self.type,
+               "expression": self.expression, "uses": {k: v for k, v in self.uses}, "source": self.source,
+               "changed_in": self.changed_in}
+        if self.label:
+            out["label"] = dict(self.label)
+        if self.outcome is not None:
+            out["outcome"] = self.outcome
+        if self.message is not None:
+            out["message"] = self.message
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """The explanation of a decision, as data: rendered to text by `explain.py`."""
+
+    lang: str
+    steps: tuple[TraceStep, ...]
+
+    def to_dict(self) -> dict:
+        return {"lang": self.lang, "steps": [s.to_dict() for s in self.steps]}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The contract's decision. Output fields (`subsidy`, `rate`, ...) read as attributes."""
+
+    ruleset: RulesetInfo
+    eligible: bool
+    outputs: dict  # contract field -> JSON-ready value, in the ruleset's order
+    reasons: tuple[Reason, ...]
+    notes: tuple[Reason, ...]
+    explanation: Trace | None = None
+
+    def __getattr__(self, name):
+        outputs = object.__getattribute__(self, "outputs")
+        if name in outputs:
+            return outputs[name]
+        raise AttributeError(name)
+
+    def to_dict(self) -> dict:
+        out = {"ruleset": self.ruleset.to_dict(), "eligible": self.eligible}
+        out.update(self.outputs)
+        out["reasons"] = [r.to_dict() for r in self.reasons]
+        out["notes"] = [n.to_dict() for n in self.notes]
+        out["explanation"] = self.explanation.to_dict() if self.explanation else None
+        return out
+
+
+class _NotWholeCent(Exception):
+    pass
+
+
+def render_value(value, typ):
+    """A runtime value as the decision JSON writes it: money and rates as decimal strings."""
+    typ = T.strip_optional(typ)
+    if value is None:
+        return None
+    if typ == T.MONEY:
+        text = format_money(value)
+        if Decimal(text) != value:
+            raise _NotWholeCent(value)
+        return text
+    if typ == T.PERCENT:
+        return format_rate(value)
+    if isinstance(value, bool) or isinstance(value, int) or isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        item = typ.item if isinstance(typ, T.List) else None
+        return [render_value(v, item) for v in value]
+    if isinstance(value, Duration):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: render_value(v, None) for k, v in value.items()}
+    return str(value)
+
+
+def _message(compiled: CompiledRuleSet, kind: str, code: str, lang: str, case, values) -> str:
+    fn = compiled.messages.get((kind, code, lang)) or compiled.messages.get((kind, code, "en"))
+    if fn is None:
+        return code
+    return "".join(text if typ is None else format_value(text, typ) for text, typ in fn(case, values))
+
+
+def _runtime_error(compiled: CompiledRuleSet, error: Exception) -> RulesError:
+    """An error inside the compiled function -> a diagnostic at the rule that raised it."""
+    tb = error.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<rules "):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    owner = compiled.line_owner.get(line or -1, "")
+    kind, _, name = owner.partition(" ")
+    section = {"rule": compiled.checked.rules, "condition": compiled.checked.conditions,
+               "note": compiled.checked.notes, "output": compiled.checked.outputs}.get(kind, {})
+    definition = section.get(name)
+    what = {ZeroDivisionError: "a division by zero", KeyError: f"no table row {error}"}.get(type(error), str(error))
+    return RulesError([Diagnostic("evaluation", f"{owner or 'a rule'} failed on this case: {what}",
+                                  definition.span if definition else None)])
+
+
+def check_case(compiled: CompiledRuleSet, raw, source: str | None = None) -> dict:
+    """Raw case -> converted case, or CaseError listing every problem by JSON path."""
+    case, problems = compiled.checked.case_model.coerce(raw)
+    if problems:
+        raise CaseError(problems, source)
+    failed = compiled.failed_input_checks(case)
+    if failed:
+        checks = compiled.checked.input_checks
+        raise CaseError([CaseProblem(tuple(checks[n].path.split(".")), _check_message(checks[n])) for n in failed], source)
+    return case
+
+
+def _check_message(definition: Definition) -> str:
+    template = definition.messages.get("en")
+    return template.text if template else definition.name
+
+
+def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain: bool = False, lang: str = "en",
+                  source: str | None = None) -> Decision:
+    """A raw case -> its Decision under this version."""
+    case = check_case(compiled, raw, source)
+    try:
+        values = compiled.decide(case)
+    except (ArithmeticError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise _runtime_error(compiled, error) from None
+    index = compiled.slot_index
+    checked = compiled.checked
+    reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), d.source)
+                    for code, d in checked.conditions.items() if values[index["condition:" + code]])
+    notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), d.source)
+                  for code, d in checked.notes.items() if values[index["note:" + code]])
+    outputs = {}
+    for name, definition in checked.outputs.items():
+        try:
+            outputs[name] = render_value(values[index["output:" + name]], definition.type)
+        except _NotWholeCent as error:
+            raise RulesError([Diagnostic("rounding", f"output {name} is EUR {error}, not a whole cent: "
+                                         "round it with round(...) in the rules", definition.span)]) from None
+    trace = _trace(compiled, case, values, lang, reasons, notes) if explain else None
+    return Decision(info, values[index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
+
+
+def _input_value(case, path: str):
+    value = case
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _used_value(compiled: CompiledRuleSet, case, values, name: str):
+    checked = compiled.checked
+    if name in checked.rules:
+        return render_value(values[compiled.slot_index["rule:" + name]], checked.rules[name].type)
+    if name in checked.parameters:
+        parameter = checked.parameters[name]
+        return render_value(parameter.value, parameter.type)
+    if name in checked.tables:
+        return f"table {name} ({len(checked.tables[name].rows)} rows)"
+    value = _input_value(case, name)
+    if isinstance(value, tuple):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return None
+    return render_value(value, None)
+
+
+def _trace(compiled, case, values, lang, reasons, notes) -> Trace:
+    checked = compiled.checked
+    index = compiled.slot_index
+    reason_text = {r.code: r.message for r in reasons}
+    note_text = {n.code: n.message for n in notes}
+    steps = []
+    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
+                          ("output", checked.outputs)):
+        for name, d in section.items():
+            raw = values[index[f"{kind}:{name}"]]
+            uses = tuple((u, _used_value(compiled, case, values, u)) for u in d.uses if "." in u or u in checked.rules
+                         or u in checked.parameters or u in checked.tables or _input_value(case, u) is not None)
+            outcome = message = None
+            if kind == "condition":
+                outcome = "not met" if raw else "met"
+                message = reason_text.get(name)
+            elif kind == "note":
+                outcome = "applies" if raw else "does not apply"
+                message = note_text.get(name)
+            try:
+                shown = render_value(raw, d.type)
+            except _NotWholeCent:
+                shown = str(raw)
+            steps.append(TraceStep(kind, name, shown, str(d.type), " ".join(d.text.split()), uses, d.source,
+                                   d.label, d.changed_in, outcome, message))
+    return Trace(lang, tuple(steps))

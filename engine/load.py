@@ -1,0 +1,290 @@
+"""Stage 1, load: YAML rule file -> `RuleFile` (plain data that remembers positions).
+
+YAML is read safely and strictly: a duplicated key, an anchor or alias (the
+"billion laughs" bomb), or a YAML syntax error is a diagnostic with
+file:line:column. Dates and yes/no stay text; only `true`/`false` are booleans,
+so a table key `no` is never read as False. The shape of each file is then
+checked against `schemas/ruleset.schema.json`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jsonschema
+import yaml
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+from .diagnostics import Diagnostic
+from .span import Span
+
+
+class PosDict(dict):
+    """A YAML mapping that remembers where each key and value was written."""
+
+    __slots__ = ("key_spans", "value_locs", "span")
+
+
+class PosList(list):
+    """A YAML sequence that remembers where each item was written."""
+
+    __slots__ = ("value_locs", "span")
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    """Where a value's text lies in its file: a span plus raw character offsets."""
+
+    span: Span
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFile:
+    """One rule file read from disk: its path as shown to users, its text, its data."""
+
+    path: str
+    text: str
+    doc: object
+
+
+class _StrictResolver(yaml.resolver.BaseResolver):
+    pass
+
+
+for _tag, _regexp, _first in (
+    ("tag:yaml.org,2002:bool", r"^(?:true|false)$", list("tf")),
+    ("tag:yaml.org,2002:int", r"^-?(?:0|[1-9][0-9_]*)$", list("-0123456789")),
+    ("tag:yaml.org,2002:float", r"^-?(?:0|[1-9][0-9_]*)\.[0-9_]+$", list("-0123456789")),
+    ("tag:yaml.org,2002:null", r"^(?:~|null|)$", ["~", "n", ""]),
+):
+    _StrictResolver.add_implicit_resolver(_tag, re.compile(_regexp), _first)
+
+
+class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
+              yaml.composer.Composer, yaml.constructor.SafeConstructor, _StrictResolver):
+    def __init__(self, text: str, file: str):
+        yaml.reader.Reader.__init__(self, text)
+        yaml.scanner.Scanner.__init__(self)
+        yaml.parser.Parser.__init__(self)
+        yaml.composer.Composer.__init__(self)
+        yaml.constructor.SafeConstructor.__init__(self)
+        _StrictResolver.__init__(self)
+        self.file = file
+        self.diagnostics: list[Diagnostic] = []
+
+    def span_of(self, node) -> Span:
+        start, end = node.start_mark, node.end_mark
+        return Span(self.file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            event = self.get_event()
+            mark = event.start_mark
+            self.diagnostics.append(Diagnostic(
+                "yaml-alias", "anchors and aliases (*name) are not allowed in rule files; write the value out",
+                Span(self.file, mark.line + 1, mark.column + 1)))
+            return ScalarNode("tag:yaml.org,2002:null", "", mark, event.end_mark)
+        event = self.peek_event()
+        if getattr(event, "anchor", None):
+            mark = event.start_mark
+            self.diagnostics.append(Diagnostic(
+                "yaml-alias", f"anchors (&{event.anchor}) are not allowed in rule files; write the value out",
+                Span(self.file, mark.line + 1, mark.column + 1)))
+            event.anchor = None
+        return super().compose_node(parent, index)
+
+    def _loc(self, node) -> Loc:
+        return Loc(self.span_of(node), node.start_mark.index, node.end_mark.index)
+
+    def construct_object(self, node, deep=False):
+        if isinstance(node, MappingNode):
+            return self._mapping(node)
+        if isinstance(node, SequenceNode):
+            out = PosList()
+            out.value_locs = []
+            out.span = self.span_of(node)
+            for item in node.value:
+                out.append(self.construct_object(item))
+                out.value_locs.append(self._loc(item))
+            return out
+        if node.tag in ("tag:yaml.org,2002:int",):
+            return int(node.value.replace("_", ""))
+        if node.tag == "tag:yaml.org,2002:float":
+            return node.value  # kept as text: decimals are parsed exactly later
+        if node.tag == "tag:yaml.org,2002:bool":
+            return node.value == "true"
+        if node.tag == "tag:yaml.org,2002:null":
+            return None
+        if node.tag == "tag:yaml.org,2002:str":
+            return node.value
+        self.diagnostics.append(Diagnostic(
+            "yaml-tag", f"the YAML tag {node.tag} is not allowed in rule files", self.span_of(node)))
+        return None
+
+    def _mapping(self, node) -> PosDict:
+        out = PosDict()
+        out.key_spans, out.value_locs, out.span = {}, {}, self.span_of(node)
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.diagnostics.append(Diagnostic(
+                    "yaml-key", "a key must be plain text", self.span_of(key_node)))
+                continue
+            key = str(self.construct_object(key_node)) if key_node.value else ""
+            if key in out:
+                first = out.key_spans[key]
+                self.diagnostics.append(Diagnostic(
+                    "yaml-duplicate-key",
+                    f"the key '{key}' is written twice in this mapping (first at line {first.line})",
+                    self.span_of(key_node)))
+                continue
+            out[key] = self.construct_object(value_node)
+            out.key_spans[key] = self.span_of(key_node)
+            out.value_locs[key] = self._loc(value_node)
+        return out
+
+
+def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
+    """YAML text -> data with positions, and the problems found (all of them)."""
+    loader = _Loader(text, file)
+    try:
+        node = loader.get_single_node()
+        doc = loader.construct_object(node) if node is not None else None
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
+        problem = (error.problem or "invalid YAML").strip()
+        context = f" ({error.context.strip()})" if error.context else ""
+        hint = None
+        if "mapping values are not allowed" in problem:
+            hint = "a value that contains ': ' must be put in quotes"
+        elif "found character '\\t'" in problem:
+            hint = "indent with spaces, not tabs"
+        return None, loader.diagnostics + [Diagnostic("yaml-syntax", f"{problem}{context}", span, hint)]
+    except yaml.YAMLError as error:
+        return None, loader.diagnostics + [Diagnostic("yaml-syntax", str(error), Span(file, 1, 1))]
+    finally:
+        loader.dispose()
+    return doc, loader.diagnostics
+
+
+def locate(doc, path) -> Span | None:
+    """The span of the value at a path inside a loaded document (the deepest that exists)."""
+    span = getattr(doc, "span", None)
+    node = doc
+    for part in path:
+        if isinstance(node, PosDict) and part in node:
+            span = node.value_locs[part].span
+            node = node[part]
+        elif isinstance(node, PosList) and isinstance(part, int) and part < len(node):
+            span = node.value_locs[part].span
+            node = node[part]
+        else:
+            break
+    return span
+
+
+def key_span(doc, path, key) -> Span | None:
+    """The span of a key (for 'unknown field' errors, point at the key itself)."""
+    node = doc
+    for part in path:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(node, PosDict):
+        return node.key_spans.get(key)
+    return None
+
+
+@lru_cache(maxsize=None)
+def _schema_validator(schema_path: str):
+    schema = json.loads(Path(schema_path).read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_message(error) -> tuple[str, str | None]:
+    """A plain sentence for a jsonschema error, and the key it is about, if any."""
+    where = "/".join(str(p) for p in error.absolute_path) or "the file"
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown field '{extra[0]}' in {where}; allowed here: {allowed}", extra[0]
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else error.message
+        return f"{where} lacks the required field '{missing}'", None
+    if error.validator == "type":
+        expected = error.validator_value
+        expected = " or ".join(expected) if isinstance(expected, list) else expected
+        return f"{where} must be {expected}, got {json.dumps(error.instance, default=str)[:60]}", None
+    if error.validator == "enum":
+        return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None
+    if error.validator == "pattern":
+        return f"{where}: '{error.instance}' does not have the expected form ({error.schema.get('description', error.validator_value)})", None
+    if error.validator in ("oneOf", "anyOf"):
+        best = jsonschema.exceptions.best_match(error.context) if error.context else None
+        if best is not None:
+            return _schema_message(best)
+    return f"{where}: {error.message}", None
+
+
+def check_shape(rule_file: RuleFile, schema_path: Path) -> list[Diagnostic]:
+    """Validate a loaded rule file against the ruleset JSON Schema, one diagnostic per problem."""
+    validator = _schema_validator(str(schema_path))
+    found = []
+    for error in sorted(validator.iter_errors(rule_file.doc), key=lambda e: list(map(str, e.absolute_path))):
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            deepest = max(error.context, key=lambda e: len(e.absolute_path))
+            error = deepest
+        message, key = _schema_message(error)
+        span = key_span(rule_file.doc, list(error.absolute_path), key) if key else None
+        span = span or locate(rule_file.doc, list(error.absolute_path)) or Span(rule_file.path, 1, 1)
+        found.append(Diagnostic("schema", message, span))
+    return found
+
+
+def load_rule_file(path: Path, shown_as: str, schema_path: Path) -> tuple[RuleFile | None, list[Diagnostic]]:
+    """Read one rule file and check its shape; None when it cannot be used at all."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [Diagnostic("file", f"cannot read the file: {error}", Span(shown_as, 1, 1))]
+    doc, problems = read_yaml(text, shown_as)
+    if doc is None and not problems:
+        problems = [Diagnostic("file", "the file is empty", Span(shown_as, 1, 1))]
+    if doc is None:
+        return None, problems
+    rule_file = RuleFile(shown_as, text, doc)
+    shape = check_shape(rule_file, schema_path)
+    return (None if shape else rule_file), problems + shape
+
+
+def span_in_value(rule_file_text: str, loc: Loc, value: str, offset: int) -> Span:
+    """Map an offset inside a YAML string value back to its file line and column.
+
+    Plain, quoted, literal and folded scalars differ only in white space (and
+    the opening quote), so walk both texts matching non-blank characters.
+    """
+    raw = rule_file_text[loc.start:loc.end]
+    target = sum(1 for ch in value[:offset] if not ch.isspace())
+    i = 0
+    if raw[:1] in ("'", '"'):
+        i = 1
+    elif raw[:1] in ("|", ">"):
+        i = raw.find("\n") + 1 if "\n" in raw else len(raw)
+    seen = 0
+    while i < len(raw):
+        if not raw[i].isspace():
+            if seen == target:
+                break
+            seen += 1
+        i += 1
+    absolute = loc.start + min(i, len(raw))
+    line = rule_file_text.count("\n", 0, absolute) + 1
+    column = absolute - (rule_file_text.rfind("\n", 0, absolute) + 1) + 1
+    return Span(loc.span.file, line, column)

@@ -1,0 +1,133 @@
+"""The whole engine, stage after stage. Read this file first.
+
+    rule files --load--> RuleFile --versions--> RuleSource (one per version)
+               --parse--> ParsedRuleSet --check--> CheckedRuleSet
+               --compile--> CompiledRuleSet --evaluate(case)--> Decision
+
+`RuleBook` holds every version of a rules folder, resolved, and builds each
+one (parse, check, compile) the first time it is needed. The CLI, the tests,
+`diff` and `validate` all go through here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .case import case_model
+from .check import CheckedRuleSet, check_ruleset
+from .compile import CompiledRuleSet, compile_ruleset
+from .diagnostics import Diagnostic, RulesError, VersionNotFound
+from .evaluate import RulesetInfo
+from .parsed import parse_ruleset
+from .printer import content_hash
+from .source import RuleSource
+from .span import Span
+from .versions import bundled_rules_dir, read_versions, resolve_versions, shown_path
+
+
+@dataclass
+class Built:
+    """One version ready to evaluate cases."""
+
+    source: RuleSource
+    checked: CheckedRuleSet
+    compiled: CompiledRuleSet
+    info: RulesetInfo
+    warnings: tuple[Diagnostic, ...] = ()
+
+
+def _sorted(problems) -> list[Diagnostic]:
+    return sorted(problems, key=lambda d: (d.span.file, d.span.line, d.span.column) if d.span else ("", 0, 0))
+
+
+def build_version(source: RuleSource) -> tuple[Built | None, list[Diagnostic]]:
+    """RuleSource -> parsed -> checked -> compiled, or every problem found on the way."""
+    schema_path = source.case_schema
+    if not schema_path.is_file():
+        return None, [Diagnostic("case-schema", f"the case schema {shown_path(schema_path)} does not exist",
+                                 Span(source.file, 1, 1))]
+    parsed, problems = parse_ruleset(source)                   # expressions -> AST
+    if problems:
+        return None, _sorted(problems)
+    checked, problems = check_ruleset(parsed, case_model(schema_path))  # names and types
+    if checked is None:
+        return None, _sorted(problems)
+    compiled = compile_ruleset(checked)                        # AST -> one Python function
+    info = RulesetInfo(source.ruleset, source.version, source.effective_from, source.effective_until,
+                       content_hash(checked))
+    return Built(source, checked, compiled, info, tuple(problems)), []
+
+
+@dataclass
+class RuleBook:
+    """Every version of one rules folder, resolved; each built on first use."""
+
+    rules_dir: Path
+    sources: list[RuleSource]
+    _built: dict[str, Built] = field(default_factory=dict, repr=False)
+
+    @property
+    def ruleset_id(self) -> str:
+        return self.sources[0].ruleset
+
+    def source_on(self, day: date) -> RuleSource:
+        for source in reversed(self.sources):
+            if source.effective_from <= day and (source.effective_until is None or day <= source.effective_until):
+                return source
+        first = self.sources[0].effective_from
+        if day < first:
+            raise VersionNotFound(f"no rules for {day.isoformat()}: the first version of {self.ruleset_id} "
+                                  f"starts on {first.isoformat()}")
+        raise VersionNotFound(f"no version of {self.ruleset_id} is in force on {day.isoformat()}")
+
+    def source_named(self, version: str) -> RuleSource:
+        for source in self.sources:
+            if source.version == version:
+                return source
+        known = ", ".join(s.version for s in self.sources)
+        raise VersionNotFound(f"no version '{version}' of {self.ruleset_id}; versions: {known}")
+
+    def build(self, source: RuleSource) -> Built:
+        if source.version not in self._built:
+            built, problems = build_version(source)
+            if built is None:
+                raise RulesError(problems)
+            self._built[source.version] = built
+        return self._built[source.version]
+
+    def on(self, day: date) -> Built:
+        return self.build(self.source_on(day))
+
+
+def open_rules(rules_dir: Path | str | None = None) -> RuleBook:
+    """A rules folder -> its RuleBook; raises RulesError when the files or the timeline are wrong."""
+    folder = Path(rules_dir) if rules_dir is not None else bundled_rules_dir()
+    if not folder.is_dir():
+        raise RulesError([Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))])
+    versions, problems = read_versions(folder)                 # YAML -> RuleFiles, ordered by date
+    if any(p.severity == "error" for p in problems):
+        raise RulesError(_sorted(problems))
+    sources, problems = resolve_versions(versions)             # change files applied in order
+    if problems:
+        raise RulesError(_sorted(problems))
+    return RuleBook(folder, sources)
+
+
+def validate_rules(rules_dir: Path | str | None = None) -> list[Diagnostic]:
+    """Every problem of every version of a rules folder (errors and warnings), without raising."""
+    folder = Path(rules_dir) if rules_dir is not None else bundled_rules_dir()
+    if not folder.is_dir():
+        return [Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))]
+    versions, problems = read_versions(folder)
+    sources, resolve_problems = resolve_versions(versions) if versions else ([], [])
+    found = list(problems) + list(resolve_problems)
+    seen = set()
+    for source in sources:
+        built, build_problems = build_version(source)
+        for problem in (build_problems if built is None else built.warnings):
+            key = (problem.code, problem.message, str(problem.span))
+            if key not in seen:  # a mistake inherited by later versions is reported once
+                seen.add(key)
+                found.append(problem)
+    return _sorted(found)

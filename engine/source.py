@@ -1,0 +1,83 @@
+"""The resolved text of one ruleset version, before any expression is parsed.
+
+`versions.py` builds a `RuleSource` per version by applying each change file
+to the version it follows. Every item remembers the file position where it
+was written and the version that last changed it, for errors and for audits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .load import Loc, PosDict, span_in_value
+from .span import Span
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A DSL expression or message template as written in a rule file."""
+
+    text: str
+    loc: Loc | None
+    file_text: str = field(default="", repr=False, compare=False)
+
+    def place(self, offset: int) -> Span:
+        if self.loc is None:
+            return Span("<text>", 1, offset + 1)
+        return span_in_value(self.file_text, self.loc, self.text, offset)
+
+    @property
+    def span(self) -> Span:
+        return self.loc.span if self.loc else Span("<text>", 1, 1)
+
+
+def text_at(data: PosDict, key: str, file_text: str) -> Text:
+    """The value under `key` of a loaded mapping, as a positioned Text."""
+    value = data[key]
+    return Text(str(value) if value is not None else "", data.value_locs.get(key), file_text)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A named entry of a version: a parameter, table, rule, condition, note, check or output."""
+
+    name: str
+    data: object  # the loaded YAML value (PosDict or scalar) that defines it
+    span: Span
+    file_text: str = field(repr=False, compare=False)
+    changed_in: str = ""
+    loc: Loc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    key: str
+    data: object
+    span: Span
+    changed_in: str = ""
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """One version, resolved: everything in force, whichever file wrote it."""
+
+    ruleset: str
+    version: str
+    effective_from: date
+    effective_until: date | None
+    summary: str
+    source: str
+    follows: str | None
+    file: str
+    case_schema: Path
+    assumptions: tuple[str, ...]
+    parameters: dict[str, Item]
+    tables: dict[str, Item]
+    table_rows: dict[str, dict[str, Row]]
+    rules: dict[str, Item]
+    conditions: dict[str, Item]
+    notes: dict[str, Item]
+    input_checks: dict[str, Item]
+    outputs: dict[str, Item]
+    history: tuple[str, ...] = ()  # versions applied, oldest first

@@ -1,0 +1,92 @@
+"""Runtime values of the DSL: exact money, durations, and how they print.
+
+Money, decimals and percentages are `decimal.Decimal`; a percentage is held
+as its fraction (30 % is Decimal("0.30")). Nothing here rounds unless asked.
+"""
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A span of calendar time: years, months and days, applied in that order."""
+
+    years: int = 0
+    months: int = 0
+    days: int = 0
+
+    def __str__(self) -> str:
+        parts = []
+        for amount, unit in ((self.years, "year"), (self.months, "month"), (self.days, "day")):
+            if amount:
+                parts.append(f"{amount} {unit}{'' if abs(amount) == 1 else 's'}")
+        return " ".join(parts) or "0 days"
+
+    def __neg__(self) -> "Duration":
+        return Duration(-self.years, -self.months, -self.days)
+
+
+def add_duration(day: date, span: Duration) -> date:
+    """Add years and months first (29 Feb -> 28 Feb when needed), then days."""
+    if span.years or span.months:
+        month_index = day.month - 1 + span.months + 12 * span.years
+        year, month = day.year + month_index // 12, month_index % 12 + 1
+        last = calendar.monthrange(year, month)[1]
+        day = date(year, month, min(day.day, last))
+    return day + timedelta(days=span.days) if span.days else day
+
+
+def sub_duration(day: date, span: Duration) -> date:
+    return add_duration(day, -span)
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Round to the cent, half up: the one rounding the rules may ask for."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def end_of_year(day: date) -> date:
+    return date(day.year, 12, 31)
+
+
+def format_money(amount: Decimal) -> str:
+    """A money amount as the contract writes it: two decimals, no thousands separator."""
+    return str(amount.quantize(CENT))
+
+
+def format_percent(rate: Decimal) -> str:
+    """30 % as people read it."""
+    shown = (rate * 100).normalize()
+    text = format(shown, "f")
+    return f"{text} %"
+
+
+def format_rate(rate: Decimal) -> str:
+    """A rate as the contract writes it: a decimal fraction with at least two decimals."""
+    if rate == rate.quantize(CENT):
+        return str(rate.quantize(CENT))
+    return format(rate.normalize(), "f")
+
+
+def format_value(value, kind: str = "") -> str:
+    """Any runtime value as plain text, for messages and explanations."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if kind == "money":
+        return f"EUR {format_money(value)}"
+    if kind == "percent":
+        return format_percent(value)
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return str(value)
