@@ -728,7 +728,7 @@ class _Checker:
         source, label, assumption = self._meta(parsed)
         self.rule_defs[name] = Definition(name, "rule", parsed.expr, typ, parsed.item.span, source, label, {},
                                           parsed.item.changed_in, parsed.text.text if parsed.text else "",
-                                          tuple(sorted(uses - {ELIGIBLE})), ELIGIBLE in uses, assumption=assumption)
+                                          _leaves(uses), ELIGIBLE in uses, assumption=assumption)
 
     def check_definition(self, kind: str, parsed: ParsedItem, allow_eligible: bool, want_bool: bool) -> Definition | None:
         name = parsed.item.name
@@ -752,7 +752,7 @@ class _Checker:
         data = parsed.item.data if isinstance(parsed.item.data, PosDict) else {}
         return Definition(name, kind, parsed.expr, typ, parsed.item.span, source, label, parsed.messages,
                           parsed.item.changed_in, parsed.text.text if parsed.text else "",
-                          tuple(sorted(uses - {ELIGIBLE})), ELIGIBLE in uses,
+                          _leaves(uses), ELIGIBLE in uses,
                           path=str(data["path"]) if "path" in data else None, assumption=assumption)
 
     def run(self) -> CheckedRuleSet | None:
@@ -801,6 +801,11 @@ class _Checker:
                 found.append(Diagnostic("unused-rule", f"rule {name} is not used by any condition, note, output or rule",
                                         self.parsed.rules[name].item.span, severity="warning"))
         return found
+
+
+def _leaves(uses: set) -> tuple[str, ...]:
+    """Drop `project` and `project.costs` when `project.costs.fee` is also used."""
+    return tuple(sorted(u for u in uses if u != ELIGIBLE and not any(o.startswith(u + ".") for o in uses)))
 
 
 def _root(expr):

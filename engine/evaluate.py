@@ -61,7 +61,7 @@ class TraceStep:
     source: str
     label: dict
     changed_in: str
-    outcome: str | None = None  # conditions: "met" / "not met"; notes: "applies" / "does not apply"
+    outcome: str | None = None  # conditions: "passed" / "failed"; notes: "applies" / "does not apply"
     message: str | None = None
 
     def to_dict(self) -> dict:
@@ -253,7 +253,7 @@ def _trace(compiled, case, values, lang, reasons, notes) -> Trace:
                          or u in checked.parameters or u in checked.tables or _input_value(case, u) is not None)
             outcome = message = None
             if kind == "condition":
-                outcome = "not met" if raw else "met"
+                outcome = "failed" if raw else "passed"
                 message = reason_text.get(name)
             elif kind == "note":
                 outcome = "applies" if raw else "does not apply"

@@ -1,0 +1,6 @@
+"""Commands for auditors: `diff` and `corpus` (registered into the CLI)."""
+from __future__ import annotations
+
+
+def add_commands(commands, handlers: dict) -> None:
+    """Add this module's subcommands to the CLI; each handler is f(args, stdin, stdout, stderr) -> int."""

@@ -1,0 +1,209 @@
+"""The `kmo-rules` command line: a thin layer over the Python API.
+
+`run(argv, stdin, stdout, stderr) -> exit status` is testable in memory.
+Exit status 0: done (a decision was made, eligible or not); 1: tests failed;
+2: the input or the rules are invalid (each problem on standard error, by JSON
+path or file:line:col; nothing on standard output).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from datetime import date
+from pathlib import Path
+
+from .diagnostics import CaseError, CaseProblem, KmoRulesError, RulesError, VersionNotFound
+from .render import render_diagnostics
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _UsageError(f"{self.prog}: {message}")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kmo-rules", description="The kmo-portefeuille rules as data: evaluate, explain, compare.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    evaluate = commands.add_parser("evaluate", help="decide cases (JSON or YAML files, or - for standard input)")
+    evaluate.add_argument("cases", nargs="+", metavar="CASE")
+    evaluate.add_argument("--on", type=_day, help="use the rules in force on this date, not the application date")
+    evaluate.add_argument("--rules", type=Path, help="another rules folder (default: the bundled rules)")
+    evaluate.add_argument("--explain", action="store_true", help="add the trace of the decision")
+    evaluate.add_argument("--lang", choices=("en", "nl"), default="en", help="language of messages and explanations")
+    evaluate.add_argument("--format", choices=("json", "text"), default="json",
+                          help="json (the contract, default) or text (for a person)")
+
+    versions = commands.add_parser("versions", help="list the versions with their periods and hashes")
+    versions.add_argument("--rules", type=Path)
+    versions.add_argument("--format", choices=("text", "json"), default="text")
+
+    show = commands.add_parser("show", help="print the whole ruleset in force on a date, resolved, as YAML")
+    show.add_argument("--on", type=_day)
+    show.add_argument("--version", dest="version_id")
+    show.add_argument("--rules", type=Path)
+    show.add_argument("--provenance", action="store_true", help="say which version last changed each item")
+
+    from . import analyst_cli, audit_cli  # commands for analysts (validate, test) and auditors (diff, corpus)
+    analyst_cli.add_commands(commands, _HANDLERS)
+    audit_cli.add_commands(commands, _HANDLERS)
+    return parser
+
+
+def _read_case(name: str, stdin) -> object:
+    from .case import parse_case_text
+    try:
+        text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise CaseError([CaseProblem((), f"cannot read the case: {error.strerror if hasattr(error, 'strerror') and error.strerror else error}")], name)
+    try:
+        return parse_case_text(text)
+    except json.JSONDecodeError as error:
+        raise CaseError([CaseProblem((), f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")],
+                        name) from None
+    except Exception as error:  # YAML syntax errors
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error)
+        raise CaseError([CaseProblem((), f"not valid JSON or YAML: {problem}{where}")], name) from None
+
+
+def _application_date(raw, name: str) -> date:
+    if not isinstance(raw, dict):
+        raise CaseError([CaseProblem((), "a case must be an object with application_date, enterprise and project")], name)
+    value = raw.get("application_date")
+    if value is None:
+        raise CaseError([CaseProblem(("application_date",), "is required (it decides which rules apply)")], name)
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise CaseError([CaseProblem(("application_date",), f"must be a date YYYY-MM-DD, got {json.dumps(str(value))}")],
+                        name) from None
+
+
+def _evaluate(args, stdin, stdout, stderr) -> int:
+    from .evaluate import evaluate_case
+    from .pipeline import open_rules
+    book = open_rules(args.rules)
+    outputs: list[str] = []
+    problems: list[str] = []
+    for name in args.cases:
+        shown = "<stdin>" if name == "-" else name
+        try:
+            raw = _read_case(name, stdin)
+            day = args.on or _application_date(raw, shown)
+            built = book.on(day)
+            decision = evaluate_case(built.compiled, built.info, raw, explain=args.explain, lang=args.lang, source=shown)
+        except CaseError as error:
+            prefix = f"{error.source}: " if error.source and len(args.cases) > 1 else ""
+            problems += [prefix + str(p) for p in error.problems]
+            continue
+        except VersionNotFound as error:
+            problems.append(f"{shown}: {error}")
+            continue
+        if args.format == "text":
+            from .explain import render_decision
+            outputs.append(render_decision(decision, args.lang, book.build(built.source).checked))
+        elif len(args.cases) == 1:
+            outputs.append(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            outputs.append(json.dumps(decision.to_dict(), ensure_ascii=False))
+    if problems:
+        stderr.write("\n".join(problems) + "\n")
+        return 2
+    stdout.write("\n".join(outputs) + "\n")
+    return 0
+
+
+def _versions(args, stdout) -> int:
+    from .pipeline import open_rules
+    book = open_rules(args.rules)
+    rows = []
+    for source in book.sources:
+        built = book.build(source)
+        rows.append({"version": source.version, "effective_from": source.effective_from.isoformat(),
+                     "effective_until": source.effective_until.isoformat() if source.effective_until else None,
+                     "summary": source.summary, "source": source.source, "sha256": built.info.sha256,
+                     "file": source.file})
+    if args.format == "json":
+        stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    stdout.write(f"{book.ruleset_id}: {len(rows)} versions\n")
+    for row in rows:
+        until = row["effective_until"] or "open"
+        stdout.write(f"{row['version']}  {row['effective_from']} .. {until:<10}  sha256 {row['sha256'][:16]}  "
+                     f"{row['summary']}\n")
+    return 0
+
+
+def _show(args, stdout) -> int:
+    import yaml
+    from .pipeline import open_rules
+    from .printer import canonical
+    book = open_rules(args.rules)
+    source = book.source_named(args.version_id) if args.version_id else book.source_on(args.on or date.today())
+    built = book.build(source)
+    data = canonical(built.checked, with_provenance=args.provenance)
+    data["sha256"] = built.info.sha256
+    stdout.write(f"# {source.ruleset} {source.version}, resolved from {', '.join(source.history)}\n")
+    stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
+    return 0
+
+
+def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
+    """Run one kmo-rules command; returns the exit status."""
+    stdin = stdin if stdin is not None else sys.stdin
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as error:
+        stderr.write(f"{error}\n")
+        return 2
+    except SystemExit as exit:  # --help
+        return int(exit.code or 0)
+    if args.command is None:
+        parser.print_help(stdout)
+        return 2
+    try:
+        handler = _HANDLERS[args.command]
+        return handler(args, stdin, stdout, stderr)
+    except RulesError as error:
+        stderr.write(render_diagnostics(error.diagnostics) + "\n")
+        return 2
+    except VersionNotFound as error:
+        stderr.write(f"kmo-rules: {error}\n")
+        return 2
+    except CaseError as error:
+        stderr.write(str(error) + "\n")
+        return 2
+    except KmoRulesError as error:
+        stderr.write(f"kmo-rules: {error}\n")
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+_HANDLERS = {
+    "evaluate": _evaluate,
+    "versions": lambda args, stdin, stdout, stderr: _versions(args, stdout),
+    "show": lambda args, stdin, stdout, stderr: _show(args, stdout),
+}
+
+
+def main() -> int:
+    return run(sys.argv[1:])
