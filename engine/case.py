@@ -24,7 +24,11 @@ from .diagnostics import CaseProblem
 _DECIMAL_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-Validator = Callable[[object, tuple, list], object]
+Validator = Callable[[object, tuple, object, list], object]  # (value, parent path, key, problems)
+
+
+def _at(parent: tuple, key) -> tuple:
+    return parent if key is None else parent + (key,)
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,7 @@ class CaseModel:
     def coerce(self, raw) -> tuple[dict | None, list[CaseProblem]]:
         """Raw case (parsed JSON or a dict) -> checked, converted case, and the problems found."""
         problems: list[CaseProblem] = []
-        value = self.validate(raw, (), problems)
+        value = self.validate(raw, (), None, problems)
         return (None if problems else value), problems
 
 
@@ -121,8 +125,8 @@ def _compile(schema: dict, root: dict) -> Validator:
         if not nullable:
             return check
 
-        def nullable_check(value, path, problems):
-            return None if value is None else check(value, path, problems)
+        def nullable_check(value, parent, key, problems):
+            return None if value is None else check(value, parent, key, problems)
         return nullable_check
 
     if "enum" in schema:
@@ -130,12 +134,12 @@ def _compile(schema: dict, root: dict) -> Validator:
         allowed_set = frozenset(allowed)
         listing = ", ".join(allowed) + (", or null" if nullable else "")
 
-        def check_enum(value, path, problems):
+        def check_enum(value, parent, key, problems):
             if isinstance(value, str) and value in allowed_set:
                 return value
             close = difflib.get_close_matches(str(value), allowed, n=1) if isinstance(value, str) else []
             hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(CaseProblem(path, f"must be one of {listing}; got {_shown(value)}{hint}"))
+            problems.append(CaseProblem(_at(parent, key), f"must be one of {listing}; got {_shown(value)}{hint}"))
             return None
         return with_null(check_enum)
 
@@ -149,7 +153,7 @@ def _compile(schema: dict, root: dict) -> Validator:
         if special == "money":
             words += " (euro, as a JSON number or a decimal string)"
 
-        def check_number(value, path, problems):
+        def check_number(value, parent, key, problems):
             kind = type(value)
             if kind is int:
                 number = value
@@ -160,25 +164,25 @@ def _compile(schema: dict, root: dict) -> Validator:
             elif kind is str and not integer and _DECIMAL_TEXT.match(value):
                 number = Decimal(value)
             else:
-                problems.append(CaseProblem(path, f"must be {words}, got {_shown(value)}"))
+                problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
                 return None
             if integer and kind is not int:
                 if number != number.to_integral_value():
-                    problems.append(CaseProblem(path, f"must be {words}, got {_shown(value)}"))
+                    problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
                     return None
                 number = int(number)
             if not number.is_finite() if kind is Decimal else False:
-                problems.append(CaseProblem(path, f"must be {words}, got {_shown(value)}"))
+                problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
                 return None
             if (low is not None and number < low) or (low_excl is not None and number <= low_excl) or (
                     high is not None and number > high):
-                problems.append(CaseProblem(path, f"must be {words}, got {_shown(value)}"))
+                problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
                 return None
             return number if integer else (number if kind is Decimal else Decimal(number))
         return with_null(check_number)
 
     if special == "date" or schema.get("format") == "date":
-        def check_date(value, path, problems):
+        def check_date(value, parent, key, problems):
             if isinstance(value, date):
                 return value
             if isinstance(value, str) and _DATE_TEXT.match(value):
@@ -186,15 +190,15 @@ def _compile(schema: dict, root: dict) -> Validator:
                     return date.fromisoformat(value)
                 except ValueError:
                     pass
-            problems.append(CaseProblem(path, f"must be a date YYYY-MM-DD, got {_shown(value)}"))
+            problems.append(CaseProblem(_at(parent, key), f"must be a date YYYY-MM-DD, got {_shown(value)}"))
             return None
         return with_null(check_date)
 
     if "boolean" in kinds:
-        def check_bool(value, path, problems):
+        def check_bool(value, parent, key, problems):
             if value is True or value is False:
                 return value
-            problems.append(CaseProblem(path, f"must be true or false, got {_shown(value)}"))
+            problems.append(CaseProblem(_at(parent, key), f"must be true or false, got {_shown(value)}"))
             return None
         return with_null(check_bool)
 
@@ -202,21 +206,22 @@ def _compile(schema: dict, root: dict) -> Validator:
         pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
         described = schema.get("x-form") or (f"text like {schema['examples'][0]}" if schema.get("examples") else "text")
 
-        def check_string(value, path, problems):
+        def check_string(value, parent, key, problems):
             if isinstance(value, str) and (pattern is None or pattern.match(value)):
                 return value
-            problems.append(CaseProblem(path, f"must be {described}, got {_shown(value)}"))
+            problems.append(CaseProblem(_at(parent, key), f"must be {described}, got {_shown(value)}"))
             return None
         return with_null(check_string)
 
     if "array" in kinds:
         check_item = _compile(schema.get("items", {}), root)
 
-        def check_array(value, path, problems):
+        def check_array(value, parent, key, problems):
             if not isinstance(value, (list, tuple)):
-                problems.append(CaseProblem(path, f"must be a list, got {_shown(value)}"))
+                problems.append(CaseProblem(_at(parent, key), f"must be a list, got {_shown(value)}"))
                 return None
-            return tuple(check_item(item, path + (i,), problems) for i, item in enumerate(value))
+            here = _at(parent, key)
+            return tuple(check_item(item, here, i, problems) for i, item in enumerate(value))
         return with_null(check_array)
 
     if "object" in kinds:
@@ -224,37 +229,38 @@ def _compile(schema: dict, root: dict) -> Validator:
         fields = [(key, _compile(sub, root)) for key, sub in properties.items()]
         required = frozenset(schema.get("required", ()))
         defaults = {}
-        for key, sub in properties.items():
+        for name, sub in properties.items():
             sub = _resolve(sub, root)
-            if "default" in sub:
-                defaults[key] = sub["default"]
-            elif key not in required:
-                defaults[key] = None
+            if "default" in sub and sub["default"] is not None:
+                converted = dict(fields)[name](sub["default"], (), name, [])  # immutable: Decimal, bool, ()
+                defaults[name] = converted
+            elif name not in required:
+                defaults[name] = None
         known = frozenset(properties)
 
-        def check_object(value, path, problems):
+        def check_object(value, parent, key, problems):
             if not isinstance(value, dict):
-                problems.append(CaseProblem(path, f"must be an object, got {_shown(value)}"))
+                problems.append(CaseProblem(_at(parent, key), f"must be an object, got {_shown(value)}"))
                 return None
+            here = _at(parent, key)
             out = {}
-            for key, check in fields:
-                if key in value:
-                    out[key] = check(value[key], path + (key,), problems)
-                elif key in required:
-                    problems.append(CaseProblem(path + (key,), "is required"))
+            for name, check in fields:
+                if name in value:
+                    out[name] = check(value[name], here, name, problems)
+                elif name in required:
+                    problems.append(CaseProblem(here + (name,), "is required"))
                 else:
-                    default = defaults[key]
-                    out[key] = check(default, path + (key,), problems) if default is not None else None
+                    out[name] = defaults[name]
             if len(value) > len(out) or not known.issuperset(value):
-                for key in value:
-                    if key not in known:
-                        close = difflib.get_close_matches(str(key), list(known), n=1)
+                for name in value:
+                    if name not in known:
+                        close = difflib.get_close_matches(str(name), list(known), n=1)
                         hint = f"; did you mean '{close[0]}'?" if close else ""
-                        problems.append(CaseProblem(path + (str(key),), f"unknown field{hint}"))
+                        problems.append(CaseProblem(here + (str(name),), f"unknown field{hint}"))
             return out
         return with_null(check_object)
 
-    def accept(value, path, problems):
+    def accept(value, parent, key, problems):
         return value
     return accept
 

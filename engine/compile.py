@@ -9,8 +9,9 @@ hand-written function costs, and never re-parses anything.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Callable
 
@@ -34,6 +35,9 @@ class CompiledRuleSet:
     messages: dict[tuple[str, str, str], Callable] = field(repr=False)  # (kind, code, lang) -> fn(case, values)
     line_owner: dict[int, str] = field(repr=False)
     python_source: str = field(repr=False)
+    condition_slots: tuple = ()  # (code, position in decide()'s result, source), in the ruleset's order
+    note_slots: tuple = ()
+    output_slots: tuple = ()  # (field, position, type)
 
 
 def _coalesce(value, default):
@@ -83,6 +87,19 @@ class _Generator:
         self.namespace[slot] = value
         return slot
 
+    def constant_days(self, expr) -> int | None:
+        """The number of days of a constant duration of whole days (14 days), else None."""
+        value = None
+        if isinstance(expr, nodes.Literal):
+            value = expr.value
+        else:
+            binding = self.checked.bindings.get(id(expr))
+            if binding and binding[0] == "param":
+                value = self.checked.parameters[binding[1]].value
+        if isinstance(value, Duration) and not value.years and not value.months:
+            return value.days
+        return None
+
     def type_of(self, expr):
         return T.strip_optional(self.checked.types.get(id(expr)))
 
@@ -121,6 +138,9 @@ class _Generator:
                 a, b = self.gen(left), self.gen(right)
                 lt, rt = self.type_of(left), self.type_of(right)
                 if lt == T.DATE and rt == T.DURATION:
+                    days = self.constant_days(right)
+                    if days is not None:
+                        return f"({a} {op} {self.constant(timedelta(days=days))})"
                     return f"{'add_duration' if op == '+' else 'sub_duration'}({a}, {b})"
                 if lt == T.DURATION and rt == T.DATE:
                     return f"add_duration({b}, {a})"
@@ -246,12 +266,6 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
             for lang, template in definition.messages.items():
                 fn = f"m_{len(message_names)}"
                 message_names[(kind, definition.name, lang)] = fn
-                message_lines.append(f"def {fn}(case, values):")
-                for root in _roots(checked):
-                    message_lines.append(f"    i_{root} = case[{root!r}]")
-                for rule, slot_name in gen.rule_slot.items():
-                    message_lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")
-                message_lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
                 parts = []
                 for part in template.parts:
                     if isinstance(part, str):
@@ -259,11 +273,25 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
                     else:
                         typ = checked.types.get(id(part))
                         parts.append(f"({gen.gen(part)}, {str(T.strip_optional(typ))!r})")
-                message_lines.append(f"    return ({', '.join(parts)},)")
+                body = f"    return ({', '.join(parts)},)"
+                message_lines.append(f"def {fn}(case, values):")
+                for root in _roots(checked):  # bind only what the message reads
+                    if re.search(rf"\bi_{root}\b", body):
+                        message_lines.append(f"    i_{root} = case[{root!r}]")
+                for rule, slot_name in gen.rule_slot.items():
+                    if re.search(rf"\b{slot_name}\b", body):
+                        message_lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")
+                if re.search(r"\beligible\b", body):
+                    message_lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
+                message_lines.append(body)
 
     python_source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
     namespace = dict(gen.namespace)
     exec(compile(python_source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
     messages = {key: namespace[fn] for key, fn in message_names.items()}
-    return CompiledRuleSet(checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"],
-                           messages, owner, python_source)
+    return CompiledRuleSet(
+        checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"], messages, owner,
+        python_source,
+        tuple((code, slot_index["condition:" + code], d.source) for code, d in checked.conditions.items()),
+        tuple((code, slot_index["note:" + code], d.source) for code, d in checked.notes.items()),
+        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()))

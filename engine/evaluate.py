@@ -17,7 +17,7 @@ from . import typesys as T
 from .check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
-from .values import Duration, format_money, format_rate, format_value
+from .values import CENT, Duration, format_rate, format_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,14 +120,15 @@ class _NotWholeCent(Exception):
 
 def render_value(value, typ):
     """A runtime value as the decision JSON writes it: money and rates as decimal strings."""
-    typ = T.strip_optional(typ)
     if value is None:
         return None
-    if typ == T.MONEY:
-        text = format_money(value)
-        if Decimal(text) != value:
+    if isinstance(typ, T.Optional):
+        typ = typ.inner
+    if typ is T.MONEY or typ == T.MONEY:
+        cents = value.quantize(CENT)
+        if cents != value:
             raise _NotWholeCent(value)
-        return text
+        return str(cents)
     if typ == T.PERCENT:
         return format_rate(value)
     if isinstance(value, bool) or isinstance(value, int) or isinstance(value, str):
@@ -196,21 +197,20 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
         values = compiled.decide(case)
     except (ArithmeticError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise _runtime_error(compiled, error) from None
-    index = compiled.slot_index
-    checked = compiled.checked
-    reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), d.source)
-                    for code, d in checked.conditions.items() if values[index["condition:" + code]])
-    notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), d.source)
-                  for code, d in checked.notes.items() if values[index["note:" + code]])
+    reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
+                    for code, position, source in compiled.condition_slots if values[position])
+    notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), source)
+                  for code, position, source in compiled.note_slots if values[position])
     outputs = {}
-    for name, definition in checked.outputs.items():
+    for name, position, typ in compiled.output_slots:
         try:
-            outputs[name] = render_value(values[index["output:" + name]], definition.type)
+            outputs[name] = render_value(values[position], typ)
         except _NotWholeCent as error:
             raise RulesError([Diagnostic("rounding", f"output {name} is EUR {error}, not a whole cent: "
-                                         "round it with round(...) in the rules", definition.span)]) from None
+                                         "round it with round(...) in the rules",
+                                         compiled.checked.outputs[name].span)]) from None
     trace = _trace(compiled, case, values, lang, reasons, notes) if explain else None
-    return Decision(info, values[index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
+    return Decision(info, values[compiled.slot_index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
 
 
 def _input_value(case, path: str):

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
 from .diagnostics import Diagnostic
@@ -66,43 +65,58 @@ for _tag, _regexp, _first in (
     _StrictResolver.add_implicit_resolver(_tag, re.compile(_regexp), _first)
 
 
-class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
-              yaml.composer.Composer, yaml.constructor.SafeConstructor, _StrictResolver):
-    def __init__(self, text: str, file: str):
+class _PyComposer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
+                  _StrictResolver):
+    """Pure-Python YAML composer (used where PyYAML has no libyaml)."""
+
+    def __init__(self, text: str):
         yaml.reader.Reader.__init__(self, text)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
         yaml.composer.Composer.__init__(self)
-        yaml.constructor.SafeConstructor.__init__(self)
         _StrictResolver.__init__(self)
+
+
+if getattr(yaml, "__with_libyaml__", False):
+    from yaml._yaml import CParser
+
+    class _Composer(CParser, _StrictResolver):
+        """libyaml composer: the same node tree with marks, much faster."""
+
+        def __init__(self, text: str):
+            CParser.__init__(self, text)
+            _StrictResolver.__init__(self)
+else:  # pragma: no cover - depends on how PyYAML was built
+    _Composer = _PyComposer
+
+
+class _Builder:
+    """YAML nodes -> PosDict / PosList / scalars, collecting every problem.
+
+    A node met twice is an alias (`*name`): refused, so an alias bomb never expands.
+    """
+
+    def __init__(self, file: str):
         self.file = file
         self.diagnostics: list[Diagnostic] = []
+        self.seen: set[int] = set()
 
     def span_of(self, node) -> Span:
         start, end = node.start_mark, node.end_mark
         return Span(self.file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
-    def compose_node(self, parent, index):
-        if self.check_event(AliasEvent):
-            event = self.get_event()
-            mark = event.start_mark
-            self.diagnostics.append(Diagnostic(
-                "yaml-alias", "anchors and aliases (*name) are not allowed in rule files; write the value out",
-                Span(self.file, mark.line + 1, mark.column + 1)))
-            return ScalarNode("tag:yaml.org,2002:null", "", mark, event.end_mark)
-        event = self.peek_event()
-        if getattr(event, "anchor", None):
-            mark = event.start_mark
-            self.diagnostics.append(Diagnostic(
-                "yaml-alias", f"anchors (&{event.anchor}) are not allowed in rule files; write the value out",
-                Span(self.file, mark.line + 1, mark.column + 1)))
-            event.anchor = None
-        return super().compose_node(parent, index)
-
     def _loc(self, node) -> Loc:
         return Loc(self.span_of(node), node.start_mark.index, node.end_mark.index)
 
-    def construct_object(self, node, deep=False):
+    def build(self, node, where: Span | None = None):
+        if not isinstance(node, ScalarNode):
+            if id(node) in self.seen:
+                self.diagnostics.append(Diagnostic(
+                    "yaml-alias", f"this value repeats the one at line {node.start_mark.line + 1} through an alias "
+                    "(*name); anchors and aliases are not allowed in rule files: write the value out",
+                    where or self.span_of(node)))
+                return None
+            self.seen.add(id(node))
         if isinstance(node, MappingNode):
             return self._mapping(node)
         if isinstance(node, SequenceNode):
@@ -110,10 +124,10 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
             out.value_locs = []
             out.span = self.span_of(node)
             for item in node.value:
-                out.append(self.construct_object(item))
+                out.append(self.build(item, out.span))
                 out.value_locs.append(self._loc(item))
             return out
-        if node.tag in ("tag:yaml.org,2002:int",):
+        if node.tag == "tag:yaml.org,2002:int":
             return int(node.value.replace("_", ""))
         if node.tag == "tag:yaml.org,2002:float":
             return node.value  # kept as text: decimals are parsed exactly later
@@ -131,11 +145,15 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
         out = PosDict()
         out.key_spans, out.value_locs, out.span = {}, {}, self.span_of(node)
         for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
+            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
                 self.diagnostics.append(Diagnostic(
-                    "yaml-key", "a key must be plain text", self.span_of(key_node)))
+                    "yaml-alias", "merge keys (<<) are not allowed in rule files; write the values out",
+                    self.span_of(key_node)))
                 continue
-            key = str(self.construct_object(key_node)) if key_node.value else ""
+            if not isinstance(key_node, ScalarNode):
+                self.diagnostics.append(Diagnostic("yaml-key", "a key must be plain text", self.span_of(key_node)))
+                continue
+            key = key_node.value
             if key in out:
                 first = out.key_spans[key]
                 self.diagnostics.append(Diagnostic(
@@ -143,7 +161,7 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
                     f"the key '{key}' is written twice in this mapping (first at line {first.line})",
                     self.span_of(key_node)))
                 continue
-            out[key] = self.construct_object(value_node)
+            out[key] = self.build(value_node, self.span_of(key_node))
             out.key_spans[key] = self.span_of(key_node)
             out.value_locs[key] = self._loc(value_node)
         return out
@@ -151,10 +169,9 @@ class _Loader(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser,
 
 def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
     """YAML text -> data with positions, and the problems found (all of them)."""
-    loader = _Loader(text, file)
+    composer = _Composer(text)
     try:
-        node = loader.get_single_node()
-        doc = loader.construct_object(node) if node is not None else None
+        node = composer.get_single_node()
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
@@ -163,14 +180,16 @@ def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
         hint = None
         if "mapping values are not allowed" in problem:
             hint = "a value that contains ': ' must be put in quotes"
-        elif "found character '\\t'" in problem:
+        elif "\\t" in problem or "tab" in problem:
             hint = "indent with spaces, not tabs"
-        return None, loader.diagnostics + [Diagnostic("yaml-syntax", f"{problem}{context}", span, hint)]
+        return None, [Diagnostic("yaml-syntax", f"{problem}{context}", span, hint)]
     except yaml.YAMLError as error:
-        return None, loader.diagnostics + [Diagnostic("yaml-syntax", str(error), Span(file, 1, 1))]
+        return None, [Diagnostic("yaml-syntax", str(error).splitlines()[0], Span(file, 1, 1))]
     finally:
-        loader.dispose()
-    return doc, loader.diagnostics
+        composer.dispose()
+    builder = _Builder(file)
+    doc = builder.build(node) if node is not None else None
+    return doc, builder.diagnostics
 
 
 def locate(doc, path) -> Span | None:

@@ -36,7 +36,7 @@ _TERMINAL_WORDS = {
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
     grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True)
+    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
 
 
 def _number(text: str) -> Decimal:

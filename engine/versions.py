@@ -8,6 +8,7 @@ next one starts, so overlaps and gaps are load errors, never silent.
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -90,23 +91,42 @@ def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]
         return [], [Diagnostic("no-rules", f"no rule files (YAML with a 'ruleset:' key) in {shown_path(rules_dir)}",
                                Span(shown_path(rules_dir), 1, 1))]
     versions: list[VersionFile] = []
+    unusable_from: date | None = None  # the first day of a version that could not be read
     for path in files:
         rule_file, found = load_rule_file(path, shown_path(path), schema)
         problems += found
-        if rule_file is None:
-            continue
-        doc = rule_file.doc
-        start = _parse_day(doc["effective_from"], doc.value_locs["effective_from"].span, "effective_from", problems)
-        until = None
-        if doc.get("effective_until") is not None:
-            until = _parse_day(doc["effective_until"], doc.value_locs["effective_until"].span, "effective_until", problems)
+        start = until = None
+        if rule_file is not None:
+            doc = rule_file.doc
+            start = _parse_day(doc["effective_from"], doc.value_locs["effective_from"].span, "effective_from", problems)
+            if doc.get("effective_until") is not None:
+                until = _parse_day(doc["effective_until"], doc.value_locs["effective_until"].span, "effective_until",
+                                   problems)
         if start is None:
+            guess = _guess_start(path)
+            unusable_from = guess if unusable_from is None else min(unusable_from, guess)
             continue
         versions.append(VersionFile(rule_file, str(doc["version"]), start, until,
                                     str(doc["follows"]) if doc.get("follows") is not None else None, path.parent))
+    if unusable_from is not None:  # later versions build on the unreadable one: checking them would only mislead
+        versions = [v for v in versions if v.effective_from < unusable_from]
     versions.sort(key=lambda v: (v.effective_from, v.version))
     problems += _check_timeline(versions)
     return versions, problems
+
+
+def _guess_start(path: Path) -> date:
+    """The first day of a rule file that could not be read: its effective_from line, or its file name."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    for candidate in re.findall(r"^effective_from:\s*[\"']?(\d{4}-\d{2}-\d{2})", text, re.MULTILINE) + [path.stem]:
+        try:
+            return date.fromisoformat(candidate)
+        except ValueError:
+            continue
+    return date.min
 
 
 def _check_timeline(versions: list[VersionFile]) -> list[Diagnostic]:
@@ -191,7 +211,7 @@ def _base_source(vf: VersionFile, until: date | None) -> RuleSource:
     return RuleSource(
         ruleset=str(doc["ruleset"]), version=vf.version, effective_from=vf.effective_from, effective_until=until,
         summary=str(doc.get("summary", "")), source=str(doc.get("source", "")), follows=None, file=rf.path,
-        case_schema=(vf.folder / str(doc["case_schema"])).resolve(),
+        case_schema=_case_schema(vf.folder, str(doc["case_schema"])),
         assumptions=tuple(str(a) for a in doc.get("assumptions") or ()),
         parameters=parameters, tables=tables,
         table_rows={name: _rows_of(item.data, vf.version) for name, item in tables.items()},
@@ -199,6 +219,13 @@ def _base_source(vf: VersionFile, until: date | None) -> RuleSource:
         notes=_items(doc.get("notes"), rf, vf.version), input_checks=_items(doc.get("input_checks"), rf, vf.version),
         outputs=_items(doc.get("outputs"), rf, vf.version), history=(vf.version,),
     )
+
+
+def _case_schema(folder: Path, written: str) -> Path:
+    """The case schema a rule file names, relative to it; a copied rules folder falls back to the bundled one."""
+    path = (folder / written).resolve()
+    bundled = bundled_schemas_dir() / Path(written).name
+    return bundled if not path.is_file() and bundled.is_file() else path
 
 
 def _unknown(kind: str, name: str, known, span: Span, previous: str) -> Diagnostic:
