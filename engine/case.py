@@ -110,8 +110,9 @@ def _number_words(schema: dict) -> str:
         words += f" >= {schema['minimum']}"
     if "exclusiveMinimum" in schema:
         words += f" > {schema['exclusiveMinimum']}"
-    if "maximum" in schema:
-        words += f" <= {schema['maximum']}" if "minimum" not in schema else f" and <= {schema['maximum']}"
+    if "maximum" in schema and schema["maximum"] <= 1:
+        words += f" and <= {schema['maximum']}" if ("minimum" in schema or "exclusiveMinimum" in schema) else \
+            f" <= {schema['maximum']}"
     return words
 
 
@@ -157,9 +158,9 @@ def _compile(schema: dict, root: dict) -> Validator:
             kind = type(value)
             if kind is int:
                 number = value
-            elif kind is Decimal:
+            elif kind is Decimal and value.is_finite():
                 number = value
-            elif kind is float:
+            elif kind is float and value - value == 0:  # finite (not NaN, not infinite)
                 number = Decimal(repr(value))
             elif kind is str and not integer and _DECIMAL_TEXT.match(value):
                 number = Decimal(value)
@@ -171,12 +172,12 @@ def _compile(schema: dict, root: dict) -> Validator:
                     problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
                     return None
                 number = int(number)
-            if not number.is_finite() if kind is Decimal else False:
+            if (low is not None and number < low) or (low_excl is not None and number <= low_excl):
                 problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
                 return None
-            if (low is not None and number < low) or (low_excl is not None and number <= low_excl) or (
-                    high is not None and number > high):
-                problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
+            if high is not None and number > high:
+                limit = format(high, "f") if high > 1 else words
+                problems.append(CaseProblem(_at(parent, key), f"must be at most {limit}, got {_shown(value)}"))
                 return None
             return number if integer else (number if kind is Decimal else Decimal(number))
         return with_null(check_number)

@@ -135,7 +135,7 @@ def _constant_value(expr):
                 raise ValueError(f"a list mixes {item_type} and {typ}")
             item_type = unified
         return tuple(v for v, _ in pairs), T.List(item_type)
-    raise ValueError("a parameter must be a constant such as EUR 7500, 30 %, 14 days, 2024-01-01 or 100")
+    raise ValueError("a parameter must be a constant such as EUR 100, 20 %, 10 days, 2024-01-01 or 100")
 
 
 class _Checker:
@@ -276,9 +276,12 @@ class _Checker:
         if name in self.rule_types:
             return self.rule_types[name]
         if name in self.visiting:
-            circle = " -> ".join(self.visiting[self.visiting.index(name):] + [name])
+            chain = self.visiting[self.visiting.index(name):] + [name]
+            steps = ", which uses ".join(chain[1:])
+            circle = f"{chain[0]} uses itself" if len(chain) == 2 else f"{chain[0]} uses {steps}"
             parsed = self.parsed.rules[name]
-            return self.error("cycle", f"rules refer to each other in a circle: {circle}", parsed.item.span)
+            return self.error("cycle", f"rules depend on each other in a circle: {circle}", parsed.item.span,
+                              "a rule cannot depend on its own value, directly or through other rules")
         self.check_rule(name)
         return self.rule_types.get(name, ERROR)
 
@@ -476,8 +479,10 @@ class _Checker:
             for part in binding[1].split("."):
                 node = node[part]
             if name not in node:
-                return self.error("unknown-name", f"no parameter {binding[1]}.{name}", expr.span,
-                                  self.suggest(name, node))
+                close = self.suggest(name, node)
+                return self.error("unknown-name", f"unknown parameter {binding[1]}.{name}", expr.span,
+                                  close.replace("'", f"'{binding[1]}.", 1) if close else
+                                  f"{binding[1]} has: {', '.join(f'{binding[1]}.{k}' for k in node)}")
             entry = node[name]
             if isinstance(entry, dict):
                 self.bindings[id(expr)] = ("param_group", f"{binding[1]}.{name}")
@@ -552,7 +557,7 @@ class _Checker:
             if T.MONEY in (left, right) and T.INT in (left, right) and op in "+-":
                 hint = "write amounts as EUR 100"
             if T.DATE in (left, right) and T.INT in (left, right):
-                hint = "write a duration such as 14 days"
+                hint = "write a duration such as 10 days"
             pair = f"{left} and {right}" if op in "+*" else (f"{right} from {left}" if op == "-" else f"{left} by {right}")
             return self.error("type", f"cannot {verb} {pair}", expr.span, hint)
         return result

@@ -88,7 +88,7 @@ class _Generator:
         return slot
 
     def constant_days(self, expr) -> int | None:
-        """The number of days of a constant duration of whole days (14 days), else None."""
+        """The number of days of a constant duration of whole days (10 days), else None."""
         value = None
         if isinstance(expr, nodes.Literal):
             value = expr.value

@@ -167,7 +167,12 @@ def _runtime_error(compiled: CompiledRuleSet, error: Exception) -> RulesError:
     section = {"rule": compiled.checked.rules, "condition": compiled.checked.conditions,
                "note": compiled.checked.notes, "output": compiled.checked.outputs}.get(kind, {})
     definition = section.get(name)
-    what = {ZeroDivisionError: "a division by zero", KeyError: f"no table row {error}"}.get(type(error), str(error))
+    if isinstance(error, ZeroDivisionError):
+        what = "a division by zero"
+    elif isinstance(error, KeyError):
+        what = f"no table row {error}"
+    else:
+        what = str(error) or type(error).__name__
     return RulesError([Diagnostic("evaluation", f"{owner or 'a rule'} failed on this case: {what}",
                                   definition.span if definition else None)])
 

@@ -8,6 +8,7 @@ checked against `schemas/ruleset.schema.json`.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from dataclasses import dataclass
@@ -167,22 +168,49 @@ class _Builder:
         return out
 
 
+def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
+    """A YAML syntax error -> a plain sentence at the spot to fix (the opening quote, not the end of the file)."""
+    problem, context = (error.problem or "invalid YAML").strip(), (error.context or "").strip()
+    at, opened = error.problem_mark or error.context_mark, error.context_mark or error.problem_mark
+
+    def span(mark) -> Span:
+        return Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
+
+    char = text[at.index] if at and at.index < len(text) else ""
+    line = text.splitlines()[at.line] if at and at.line < len(text.splitlines()) else ""
+    quote_hint = "put the whole value in quotes"
+    if "mapping values are not allowed" in problem:
+        return Diagnostic("yaml-syntax", "a value holds ': ' (a colon and a space), which YAML reads as a new key",
+                          span(at), f"{quote_hint}, or check the indentation of this line")
+    if "cannot start any token" in problem and char == "\t":
+        return Diagnostic("yaml-syntax", "a tab character: YAML is indented with spaces only", span(at),
+                          "replace the tab by spaces")
+    if "cannot start any token" in problem or "undefined alias" in problem:
+        return Diagnostic("yaml-syntax", f"a value cannot start with '{char}'", span(at), quote_hint)
+    if "end of stream" in problem and "quoted scalar" in context:
+        return Diagnostic("yaml-syntax", "this quote is never closed", span(opened), "end the text with the same quote")
+    if "could not find expected ':'" in problem:
+        return Diagnostic("yaml-syntax", "this line has no ':'; each line of a mapping is 'key: value'", span(opened))
+    if "expected ',' or '}'" in problem or "expected ',' or ']'" in problem:
+        closing = "}" if "}" in problem else "]"
+        return Diagnostic("yaml-syntax", f"this '{'{' if closing == '}' else '['}' is never closed with '{closing}'",
+                          span(opened), f"a value with ',' or '{closing}' in it must be put in quotes")
+    if "expected key" in problem or "expected '-'" in problem:
+        if at and at.column > len(line) - len(line.lstrip()):
+            return Diagnostic("yaml-syntax", "unexpected text after the value", span(at),
+                              "a value that starts with a quote must end with it; put the whole value in quotes")
+        return Diagnostic("yaml-syntax", "this line is not indented like the lines above it", span(at),
+                          "keys of one mapping, and the items of one list, start in the same column")
+    return Diagnostic("yaml-syntax", f"{problem} ({context})" if context else problem, span(at))
+
+
 def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
     """YAML text -> data with positions, and the problems found (all of them)."""
     composer = _Composer(text)
     try:
         node = composer.get_single_node()
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        span = Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
-        problem = (error.problem or "invalid YAML").strip()
-        context = f" ({error.context.strip()})" if error.context else ""
-        hint = None
-        if "mapping values are not allowed" in problem:
-            hint = "a value that contains ': ' must be put in quotes"
-        elif "\\t" in problem or "tab" in problem:
-            hint = "indent with spaces, not tabs"
-        return None, [Diagnostic("yaml-syntax", f"{problem}{context}", span, hint)]
+        return None, [_syntax_problem(error, text, file)]
     except yaml.YAMLError as error:
         return None, [Diagnostic("yaml-syntax", str(error).splitlines()[0], Span(file, 1, 1))]
     finally:
@@ -227,43 +255,105 @@ def _schema_validator(schema_path: str):
     return jsonschema.Draft202012Validator(schema)
 
 
-def _schema_message(error) -> tuple[str, str | None]:
-    """A plain sentence for a jsonschema error, and the key it is about, if any."""
-    where = "/".join(str(p) for p in error.absolute_path) or "the file"
+_NOUNS = {"parameters": "parameter", "tables": "table", "rules": "rule", "conditions": "condition", "notes": "note",
+          "input_checks": "input check", "outputs": "output", "tests": "test"}
+_LEAF_FIELDS = {"value", "source", "label", "assumption"}
+_TYPE_WORDS = {"object": "a mapping (indented 'key: value' lines)", "array": "a list (lines that start with '- ')",
+               "string": "text", "number": "a number", "integer": "a whole number", "boolean": "true or false",
+               "null": "empty"}
+
+
+def _where(path, doc) -> tuple[str, str]:
+    """A path inside a file -> (what it belongs to, the field inside it), in words.
+
+    ['changes', 'add_conditions', 'x', 'message'] -> ('condition x', 'message');
+    ['parameters', 'rates', 'small', 'value'] -> ('parameter rates.small', 'value');
+    ['tests', 2, 'expect'] -> ("test 'its name'", 'expect').
+    """
+    parts = list(path)
+    if parts[:1] == ["changes"] and len(parts) > 2 and "_" in str(parts[1]):
+        parts = [str(parts[1]).split("_", 1)[1]] + parts[2:]
+    if len(parts) < 2 or str(parts[0]) not in _NOUNS:
+        return "/".join(str(p) for p in parts) or "the file", ""
+    section, rest = str(parts[0]), parts[1:]
+    if section == "tests" and isinstance(rest[0], int):
+        try:
+            name = f"'{doc['tests'][rest[0]]['name']}'"
+        except (KeyError, IndexError, TypeError):
+            name = str(rest[0] + 1)
+        return f"test {name}", "/".join(str(p) for p in rest[1:])
+    count = 1
+    if section == "parameters" and path[0] == "parameters":  # groups nest: rates: small: value:
+        while count < len(rest) and str(rest[count]) not in _LEAF_FIELDS:
+            count += 1
+        count = min(count, len(rest))
+    name = ".".join(str(p) for p in rest[:count])
+    return f"{_NOUNS[section]} {name}", "/".join(str(p) for p in rest[count:])
+
+
+def _schema_message(error, doc) -> tuple[str, str | None, str | None]:
+    """A plain sentence for a jsonschema error, a hint, and the key it is about, if any."""
+    owner, inside = _where(list(error.absolute_path), doc)
+    field_of = f"'{inside}' of {owner}" if inside else owner
+    hint = error.schema.get("description")
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
-        return f"unknown field '{extra[0]}' in {where}; allowed here: {allowed}", extra[0]
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))[0]
+        close = difflib.get_close_matches(extra, allowed, n=1)
+        return (f"unknown field '{extra}' in {field_of}",
+                f"did you mean '{close[0]}'?" if close else f"allowed here: {', '.join(allowed)}", extra)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        return f"{where} lacks the required field '{missing}'", None
+        described = error.schema.get("properties", {}).get(missing, {})
+        return (f"{field_of} lacks the required field '{missing}'",
+                described.get("description") if isinstance(described, dict) else None, None)
+    shown = json.dumps(error.instance, default=str, ensure_ascii=False)
+    shown = shown if len(shown) <= 40 else shown[:37] + '..."'
     if error.validator == "type":
-        expected = error.validator_value
-        expected = " or ".join(expected) if isinstance(expected, list) else expected
-        return f"{where} must be {expected}, got {json.dumps(error.instance, default=str)[:60]}", None
+        expected = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        words = " or ".join(_TYPE_WORDS.get(e, e) for e in expected)
+        return f"{field_of} must be {words}, not {shown}", hint, None
     if error.validator == "enum":
-        return f"{where} must be one of {', '.join(map(str, error.validator_value))}", None
+        return f"{field_of} must be one of {', '.join(map(str, error.validator_value))}, not {shown}", hint, None
     if error.validator == "pattern":
-        return f"{where}: '{error.instance}' does not have the expected form ({error.schema.get('description', error.validator_value)})", None
-    if error.validator in ("oneOf", "anyOf"):
-        best = jsonschema.exceptions.best_match(error.context) if error.context else None
+        return f"{field_of} must be {error.schema.get('description') or 'of the form ' + error.validator_value}, " \
+               f"not {shown}", None, None
+    if error.validator == "minLength":
+        return f"{field_of} is too short", hint, None
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        best = jsonschema.exceptions.best_match(error.context)
         if best is not None:
-            return _schema_message(best)
-    return f"{where}: {error.message}", None
+            return _schema_message(best, doc)
+    return f"{field_of}: {error.message}", hint, None
 
 
 def check_shape(rule_file: RuleFile, schema_path: Path) -> list[Diagnostic]:
-    """Validate a loaded rule file against the ruleset JSON Schema, one diagnostic per problem."""
+    """Validate a loaded file against a JSON Schema, one diagnostic per problem.
+
+    A misspelt field is one mistake, not two: "unknown field 'wen'" absorbs
+    the "lacks the required field 'when'" it causes.
+    """
     validator = _schema_validator(str(schema_path))
-    found = []
-    for error in sorted(validator.iter_errors(rule_file.doc), key=lambda e: list(map(str, e.absolute_path))):
+    errors = []
+    for error in validator.iter_errors(rule_file.doc):
         if error.validator in ("oneOf", "anyOf") and error.context:
-            deepest = max(error.context, key=lambda e: len(e.absolute_path))
-            error = deepest
-        message, key = _schema_message(error)
-        span = key_span(rule_file.doc, list(error.absolute_path), key) if key else None
-        span = span or locate(rule_file.doc, list(error.absolute_path)) or Span(rule_file.path, 1, 1)
-        found.append(Diagnostic("schema", message, span))
+            error = max(error.context, key=lambda e: len(e.absolute_path))
+        errors.append(error)
+    unknown = {(tuple(e.absolute_path), extra) for e in errors if e.validator == "additionalProperties"
+               for extra in set(e.instance) - set(e.schema.get("properties", {}))}
+    found = []
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        path = tuple(error.absolute_path)
+        if error.validator == "required" and "'" in error.message:
+            missing = error.message.split("'")[1]
+            if any(at == path and difflib.get_close_matches(missing, [extra], n=1) for at, extra in unknown):
+                continue
+        message, hint, key = _schema_message(error, rule_file.doc)
+        span = key_span(rule_file.doc, list(path), key) if key else None
+        if span is None and error.validator == "required" and path:
+            span = key_span(rule_file.doc, list(path[:-1]), path[-1])  # the name of what lacks the field
+        span = span or locate(rule_file.doc, list(path)) or Span(rule_file.path, 1, 1)
+        found.append(Diagnostic("schema", message, span, hint))
     return found
 
 

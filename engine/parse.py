@@ -26,7 +26,7 @@ Place = Callable[[int], Span]
 _TERMINAL_WORDS = {
     "RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COMMA": "','", "DOT": "'.'",
     "NAME": "a name", "INT": "a number", "DECIMAL": "a number", "MONEY": "an amount (EUR 100)",
-    "PERCENT": "a percentage (30 %)", "DATE": "a date (2024-01-01)", "DURATION": "a duration (14 days)",
+    "PERCENT": "a percentage (30 %)", "DATE": "a date (2024-01-01)", "DURATION": "a duration (10 days)",
     "STRING": "a text in quotes", "COMPARE": "a comparison (==, <, ...)", "ADD": "'+' or '-'", "MUL": "'*' or '/'",
     "THEN": "'then'", "ELSE": "'else'", "IF": "'if'", "IN": "'in'", "FOR": "'for'", "AND": "'and'", "OR": "'or'",
     "NOT": "'not'", "MINUS": "'-'", "$END": "the end of the expression",
@@ -179,6 +179,49 @@ def _expected_words(expected) -> str:
     return ", ".join(words)
 
 
+_OPENERS = {"(": ")", "[": "]"}
+_VALUE_STARTS = {"NAME", "INT", "DECIMAL", "MONEY", "PERCENT", "DATE", "DURATION", "STRING", "LPAR", "LSQB", "NOT",
+                 "TRUE", "FALSE", "NULL"}
+
+
+def _unclosed(text: str) -> int | None:
+    """The offset of the last bracket that is never closed, if any (quotes skipped)."""
+    stack, quote = [], None
+    for i, ch in enumerate(text):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in _OPENERS:
+            stack.append(i)
+        elif ch in ")]" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def _unexpected_token(text: str, error: lark.UnexpectedToken, place: Place) -> Diagnostic:
+    """A token the grammar did not expect -> what an analyst would call the mistake."""
+    token = error.token
+    if token.type == "$END":
+        opened = _unclosed(text)
+        if opened is not None:
+            return Diagnostic("syntax", f"this '{text[opened]}' is never closed with '{_OPENERS[text[opened]]}'",
+                              place(opened))
+        return Diagnostic("syntax", f"the expression ends too early; expected {_expected_words(error.expected)}",
+                          place(len(text.rstrip())))
+    before = text[:token.start_pos].rstrip()
+    if str(token) == "=":
+        return Diagnostic("syntax", "unexpected '='", place(token.start_pos), "compare with '==', not '='")
+    if before and (before[-1].isalnum() or before[-1] in "_)]%'\"") and token.type in _VALUE_STARTS:
+        if token.type == "NAME" and before[-1].isdigit():
+            return Diagnostic("syntax", f"unexpected '{token}' after a number", place(token.start_pos),
+                              "write durations as 14 days, 3 months or 1 year, rates as 30 % and money as EUR 100")
+        return Diagnostic("syntax", f"'{token}' follows a value with no operator in between", place(token.start_pos),
+                          "put an operator such as +, *, == or and between them; a name is one word, its parts joined by _")
+    return Diagnostic("syntax", f"unexpected '{token}'; expected {_expected_words(error.expected)}",
+                      place(token.start_pos))
+
+
 def parse_expression(text: str, place: Place) -> tuple[nodes.Expr | None, list[Diagnostic]]:
     """Expression text -> AST, or the syntax error as a diagnostic at its place."""
     if not text.strip():
@@ -194,18 +237,13 @@ def parse_expression(text: str, place: Place) -> tuple[nodes.Expr | None, list[D
             hint = "write 'and' / 'or'"
         elif char == "€":
             hint = "write amounts as EUR 100"
+        elif text.startswith("EUR", error.pos_in_stream):
+            hint = "money is written with EUR first: EUR 100"
         elif char.isupper():
-            hint = "names are written in lower case (money as EUR 100)"
+            hint = "names are written in lower case"
         return None, [Diagnostic("syntax", f"unexpected character '{char}'", place(error.pos_in_stream), hint)]
     except lark.UnexpectedToken as error:
-        token = error.token
-        at = token.start_pos if token.type != "$END" else len(text.rstrip())
-        got = "the end of the expression" if token.type == "$END" else f"'{token}'"
-        hint = None
-        if str(token) == "=":
-            hint = "compare with '=='"
-        return None, [Diagnostic("syntax", f"unexpected {got}; expected {_expected_words(error.expected)}",
-                                 place(at or 0), hint)]
+        return None, [_unexpected_token(text, error, place)]
     except lark.UnexpectedInput as error:  # pragma: no cover - other lark input errors
         return None, [Diagnostic("syntax", str(error).splitlines()[0], place(getattr(error, "pos_in_stream", 0) or 0))]
     return _ToNodes(place).transform(tree), []

@@ -1,7 +1,7 @@
 """Stage 2b, parse a version: `RuleSource` -> `ParsedRuleSet` (every expression an AST).
 
 Parameters and table cells are constants written in the same language as the
-rules (`EUR 7500`, `30 %`, `14 days`); rules, conditions, notes, checks and
+rules (`EUR 100`, `20 %`, `10 days`); rules, conditions, notes, checks and
 outputs are expressions; messages are templates whose `{...}` parts are
 expressions too. All syntax errors of a version are collected.
 """

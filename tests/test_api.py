@@ -1,0 +1,89 @@
+"""The Python API of the contract: load the rules in force on a date, evaluate cases, get exact decisions."""
+import copy
+import json
+import random
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from engine import CaseError, Decision, VersionNotFound, load_ruleset
+
+ROOT = Path(__file__).resolve().parent.parent
+CASE = json.loads((ROOT / "examples" / "small-cybersecurity-training.json").read_text())
+
+
+def test_load_on_a_date_and_evaluate():
+    ruleset = load_ruleset(on=date(2024, 6, 10))
+    decision = ruleset.evaluate(CASE)
+    assert isinstance(decision, Decision)
+    assert ruleset.version == "2024-01-01"
+    assert decision.subsidy == "1057.50" and decision.eligible is True
+    assert decision.to_dict()["notes"][0]["code"] == "catering_capped"
+
+
+def test_the_same_rules_give_the_same_hash_and_other_rules_another():
+    a = load_ruleset(on=date(2024, 6, 10)).info.sha256
+    b = load_ruleset(on=date(2025, 1, 1)).info.sha256
+    c = load_ruleset(on=date(2023, 6, 1)).info.sha256
+    assert a == b != c
+
+
+def test_a_date_before_the_first_version_is_a_clear_error():
+    with pytest.raises(VersionNotFound, match="starts on 2016-04-01"):
+        load_ruleset(on=date(2016, 3, 31))
+
+
+def test_money_given_as_float_string_or_int_is_the_same():
+    ruleset = load_ruleset(on=date(2024, 6, 10))
+    results = set()
+    for fee in (2000, 2000.0, "2000", "2000.00", Decimal("2000")):
+        case = copy.deepcopy(CASE)
+        case["project"]["costs"]["fee"] = fee
+        results.add(ruleset.evaluate(case).subsidy)
+    assert results == {"1057.50"}
+
+
+def _mutations(rng: random.Random, case):
+    """Replace one random leaf (or container) of a case with a value of the wrong kind."""
+    paths = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                paths.append(path + (key,))
+                walk(value, path + (key,))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                paths.append(path + (i,))
+                walk(value, path + (i,))
+    walk(case, ())
+    path = rng.choice(paths)
+    bad = rng.choice([None, -1, "x", [], {}, 1.5, True, "2024-13-45", {"nested": 1}, 10**30, "NaN", "Infinity"])
+    target = case
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = bad
+    return path, bad
+
+
+def test_bad_input_never_leaks_a_python_error():
+    """Whatever is wrong with a case, the API raises CaseError (or decides), never KeyError/TypeError/decimal errors."""
+    ruleset = load_ruleset(on=date(2024, 6, 10))
+    rng = random.Random(11)
+    refused = 0
+    for _ in range(600):
+        case = copy.deepcopy(CASE)
+        _mutations(rng, case)
+        try:
+            ruleset.evaluate(case)
+        except CaseError as error:
+            refused += 1
+            assert error.problems and all(p.message for p in error.problems)
+    assert refused > 300
+
+
+def test_not_a_dict_at_all():
+    with pytest.raises(CaseError, match="must be an object"):
+        load_ruleset(on=date(2024, 6, 10)).evaluate(["not", "a", "case"])
