@@ -146,6 +146,7 @@ def _compile(schema: dict, root: dict) -> Validator:
 
     if special in ("money", "percent", "decimal") or kinds & {"number", "integer"}:
         integer = "integer" in kinds and special is None
+        text_allowed = "string" in kinds  # money: a JSON number or a decimal string
         low, low_excl, high = schema.get("minimum"), schema.get("exclusiveMinimum"), schema.get("maximum")
         low = Decimal(str(low)) if low is not None else None
         low_excl = Decimal(str(low_excl)) if low_excl is not None else None
@@ -162,7 +163,7 @@ def _compile(schema: dict, root: dict) -> Validator:
                 number = value
             elif kind is float and value - value == 0:  # finite (not NaN, not infinite)
                 number = Decimal(repr(value))
-            elif kind is str and not integer and _DECIMAL_TEXT.match(value):
+            elif kind is str and text_allowed and _DECIMAL_TEXT.match(value):
                 number = Decimal(value)
             else:
                 problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
