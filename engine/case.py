@@ -116,155 +116,224 @@ def _number_words(schema: dict) -> str:
     return words
 
 
-def _compile(schema: dict, root: dict) -> Validator:
-    schema = _resolve(schema, root)
-    kinds = _types_of(schema)
-    nullable = "null" in kinds or (None in schema.get("enum", ()))
-    special = schema.get("x-type")
+class _ValidatorSource:
+    """The case schema -> the source of one Python function that checks and converts a case.
 
-    def with_null(check: Validator) -> Validator:
-        if not nullable:
-            return check
+    Generated once per schema; each field becomes a few straight-line
+    statements, so checking a case costs about what hand-written checks cost.
+    Paths of problems are built only when a problem is found.
+    """
 
-        def nullable_check(value, parent, key, problems):
-            return None if value is None else check(value, parent, key, problems)
-        return nullable_check
+    def __init__(self, root: dict):
+        self.root = root
+        self.lines: list[str] = []
+        self.namespace: dict[str, object] = {
+            "Decimal": Decimal, "date": date, "Problem": CaseProblem, "shown": _shown, "MISSING": _MISSING,
+            "unknown_fields": _unknown_fields, "fromisoformat": date.fromisoformat,
+            "is_decimal_text": _DECIMAL_TEXT.match, "is_date_text": _DATE_TEXT.match,
+        }
+        self.counter = 0
 
-    if "enum" in schema:
-        allowed = [m for m in schema["enum"] if m is not None]
-        allowed_set = frozenset(allowed)
-        listing = ", ".join(allowed) + (", or null" if nullable else "")
+    def fresh(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}{self.counter}"
 
-        def check_enum(value, parent, key, problems):
-            if isinstance(value, str) and value in allowed_set:
-                return value
-            close = difflib.get_close_matches(str(value), allowed, n=1) if isinstance(value, str) else []
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(CaseProblem(_at(parent, key), f"must be one of {listing}; got {_shown(value)}{hint}"))
-            return None
-        return with_null(check_enum)
+    def constant(self, value, stem: str = "K") -> str:
+        name = self.fresh(stem)
+        self.namespace[name] = value
+        return name
 
-    if special in ("money", "percent", "decimal") or kinds & {"number", "integer"}:
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+    def problem(self, depth: int, path: tuple, message: str) -> None:
+        self.emit(depth, f"problems.append(Problem({_tuple(path)}, {message}))")
+
+    def value(self, schema: dict, var: str, path: tuple, target: str, depth: int) -> None:
+        """Statements that check `var` (at JSON path `path`) and assign the converted value to `target`."""
+        schema = _resolve(schema, self.root)
+        kinds = _types_of(schema)
+        nullable = "null" in kinds or None in schema.get("enum", ())
+        if nullable:
+            self.emit(depth, f"if {var} is None:")
+            self.emit(depth + 1, f"{target} = None")
+            self.emit(depth, "else:")
+            depth += 1
+        special = schema.get("x-type")
+        if "enum" in schema:
+            allowed = [m for m in schema["enum"] if m is not None]
+            members = self.constant(frozenset(allowed), "E")
+            listing = ", ".join(allowed) + (", or null" if nullable else "")
+            words = self.constant(listing, "W")
+            choices = self.constant(allowed, "L")
+            self.emit(depth, f"if {var}.__class__ is str and {var} in {members}:")
+            self.emit(depth + 1, f"{target} = {var}")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, f'"must be one of " + {words} + "; got " + shown({var}) + '
+                                          f"_did_you_mean({var}, {choices})")
+            self.namespace["_did_you_mean"] = _did_you_mean
+        elif special in ("money", "percent", "decimal") or kinds & {"number", "integer"}:
+            self.number(schema, kinds, special, var, path, target, depth)
+        elif special == "date" or schema.get("format") == "date":
+            self.emit(depth, f"if {var}.__class__ is str and is_date_text({var}):")
+            self.emit(depth + 1, "try:")
+            self.emit(depth + 2, f"{target} = fromisoformat({var})")
+            self.emit(depth + 1, "except ValueError:")
+            self.emit(depth + 2, f"{target} = None")
+            self.problem(depth + 2, path, f'"must be a date YYYY-MM-DD, got " + shown({var})')
+            self.emit(depth, f"elif {var}.__class__ is date:")
+            self.emit(depth + 1, f"{target} = {var}")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, f'"must be a date YYYY-MM-DD, got " + shown({var})')
+        elif "boolean" in kinds:
+            self.emit(depth, f"if {var} is True or {var} is False:")
+            self.emit(depth + 1, f"{target} = {var}")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, f'"must be true or false, got " + shown({var})')
+        elif "string" in kinds:
+            described = schema.get("x-form") or (f"text like {schema['examples'][0]}" if schema.get("examples") else "text")
+            test = f"{var}.__class__ is str"
+            if "pattern" in schema:
+                test += f" and {self.constant(re.compile(schema['pattern']).match, 'R')}({var})"
+            self.emit(depth, f"if {test}:")
+            self.emit(depth + 1, f"{target} = {var}")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, f'"must be {described}, got " + shown({var})')
+        elif "array" in kinds:
+            items, index, item = self.fresh("items"), self.fresh("i"), self.fresh("y")
+            self.emit(depth, f"if {var}.__class__ is list or {var}.__class__ is tuple:")
+            self.emit(depth + 1, f"{items} = []")
+            self.emit(depth + 1, f"for {index}, {item} in enumerate({var}):")
+            converted = self.fresh("c")
+            self.value(schema.get("items", {}), item, path + (index,), converted, depth + 2)
+            self.emit(depth + 2, f"{items}.append({converted})")
+            self.emit(depth + 1, f"{target} = tuple({items})")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, f'"must be a list, got " + shown({var})')
+        elif "object" in kinds:
+            self.obj(schema, var, path, target, depth)
+        else:
+            self.emit(depth, f"{target} = {var}")
+
+    def number(self, schema, kinds, special, var, path, target, depth) -> None:
         integer = "integer" in kinds and special is None
-        text_allowed = "string" in kinds  # money: a JSON number or a decimal string
-        low, low_excl, high = schema.get("minimum"), schema.get("exclusiveMinimum"), schema.get("maximum")
-        low = Decimal(str(low)) if low is not None else None
-        low_excl = Decimal(str(low_excl)) if low_excl is not None else None
-        high = Decimal(str(high)) if high is not None else None
         words = _number_words(schema)
         if special == "money":
             words += " (euro, as a JSON number or a decimal string)"
+        bad = f'"must be {words}, got " + shown({var})'
+        number = self.fresh("n")
+        self.emit(depth, f"{number} = None")
+        self.emit(depth, f"if {var}.__class__ is int:")
+        self.emit(depth + 1, f"{number} = {var}")
+        if not integer:
+            self.emit(depth, f"elif {var}.__class__ is Decimal and {var}.is_finite():")
+            self.emit(depth + 1, f"{number} = {var}")
+        self.emit(depth, f"elif {var}.__class__ is float and {var} - {var} == 0:")
+        self.emit(depth + 1, f"{number} = Decimal(repr({var}))")
+        if integer:
+            self.emit(depth + 1, f"{number} = int({number}) if {number} == {number}.to_integral_value() else None")
+            self.emit(depth, f"elif {var}.__class__ is Decimal and {var}.is_finite() and {var} == {var}.to_integral_value():")
+            self.emit(depth + 1, f"{number} = int({var})")
+        if "string" in kinds:
+            self.emit(depth, f"elif {var}.__class__ is str and is_decimal_text({var}):")
+            self.emit(depth + 1, f"{number} = Decimal({var})")
+        self.emit(depth, f"if {number} is None:")
+        self.emit(depth + 1, f"{target} = None")
+        self.problem(depth + 1, path, bad)
+        low = schema.get("minimum")
+        low_excl = schema.get("exclusiveMinimum")
+        high = schema.get("maximum")
+        if low is not None:
+            self.emit(depth, f"elif {number} < {self.constant(Decimal(str(low)))}:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, bad)
+        if low_excl is not None:
+            self.emit(depth, f"elif {number} <= {self.constant(Decimal(str(low_excl)))}:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, bad)
+        if high is not None:
+            limit = format(Decimal(str(high)), "f") if high > 1 else words
+            self.emit(depth, f"elif {number} > {self.constant(Decimal(str(high)))}:")
+            self.emit(depth + 1, f"{target} = None")
+            self.problem(depth + 1, path, f'"must be at most {limit}, got " + shown({var})')
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"{target} = {number}" if integer else
+                  f"{target} = {number} if {number}.__class__ is Decimal else Decimal({number})")
 
-        def check_number(value, parent, key, problems):
-            kind = type(value)
-            if kind is int:
-                number = value
-            elif kind is Decimal and value.is_finite():
-                number = value
-            elif kind is float and value - value == 0:  # finite (not NaN, not infinite)
-                number = Decimal(repr(value))
-            elif kind is str and text_allowed and _DECIMAL_TEXT.match(value):
-                number = Decimal(value)
-            else:
-                problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
-                return None
-            if integer and kind is not int:
-                if number != number.to_integral_value():
-                    problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
-                    return None
-                number = int(number)
-            if (low is not None and number < low) or (low_excl is not None and number <= low_excl):
-                problems.append(CaseProblem(_at(parent, key), f"must be {words}, got {_shown(value)}"))
-                return None
-            if high is not None and number > high:
-                limit = format(high, "f") if high > 1 else words
-                problems.append(CaseProblem(_at(parent, key), f"must be at most {limit}, got {_shown(value)}"))
-                return None
-            return number if integer else (number if kind is Decimal else Decimal(number))
-        return with_null(check_number)
-
-    if special == "date" or schema.get("format") == "date":
-        def check_date(value, parent, key, problems):
-            if isinstance(value, date):
-                return value
-            if isinstance(value, str) and _DATE_TEXT.match(value):
-                try:
-                    return date.fromisoformat(value)
-                except ValueError:
-                    pass
-            problems.append(CaseProblem(_at(parent, key), f"must be a date YYYY-MM-DD, got {_shown(value)}"))
-            return None
-        return with_null(check_date)
-
-    if "boolean" in kinds:
-        def check_bool(value, parent, key, problems):
-            if value is True or value is False:
-                return value
-            problems.append(CaseProblem(_at(parent, key), f"must be true or false, got {_shown(value)}"))
-            return None
-        return with_null(check_bool)
-
-    if "string" in kinds:
-        pattern = re.compile(schema["pattern"]) if "pattern" in schema else None
-        described = schema.get("x-form") or (f"text like {schema['examples'][0]}" if schema.get("examples") else "text")
-
-        def check_string(value, parent, key, problems):
-            if isinstance(value, str) and (pattern is None or pattern.match(value)):
-                return value
-            problems.append(CaseProblem(_at(parent, key), f"must be {described}, got {_shown(value)}"))
-            return None
-        return with_null(check_string)
-
-    if "array" in kinds:
-        check_item = _compile(schema.get("items", {}), root)
-
-        def check_array(value, parent, key, problems):
-            if not isinstance(value, (list, tuple)):
-                problems.append(CaseProblem(_at(parent, key), f"must be a list, got {_shown(value)}"))
-                return None
-            here = _at(parent, key)
-            return tuple(check_item(item, here, i, problems) for i, item in enumerate(value))
-        return with_null(check_array)
-
-    if "object" in kinds:
+    def obj(self, schema, var, path, target, depth) -> None:
         properties = schema.get("properties", {})
-        fields = [(key, _compile(sub, root)) for key, sub in properties.items()]
-        required = frozenset(schema.get("required", ()))
-        defaults = {}
+        required = set(schema.get("required", ()))
+        out = self.fresh("o")
+        known = self.constant(frozenset(properties), "F")
+        self.emit(depth, f"if {var}.__class__ is not dict:")
+        self.emit(depth + 1, f"{target} = None")
+        self.problem(depth + 1, path, f'"must be an object, got " + shown({var})')
+        self.emit(depth, "else:")
+        depth += 1
+        self.emit(depth, f"{out} = {{}}")
         for name, sub in properties.items():
-            sub = _resolve(sub, root)
-            if "default" in sub and sub["default"] is not None:
-                converted = dict(fields)[name](sub["default"], (), name, [])  # immutable: Decimal, bool, ()
-                defaults[name] = converted
-            elif name not in required:
-                defaults[name] = None
-        known = frozenset(properties)
+            field_path = path + (repr(name),)
+            item = self.fresh("x")
+            self.emit(depth, f"{item} = {var}.get({name!r}, MISSING)")
+            self.emit(depth, f"if {item} is MISSING:")
+            resolved = _resolve(sub, self.root)
+            if name in required:
+                self.emit(depth + 1, f"{out}[{name!r}] = None")
+                self.problem(depth + 1, field_path, '"is required"')
+            elif resolved.get("default") is not None:
+                default = self.fresh("d")
+                self.value(resolved, self.constant(resolved["default"], "J"), field_path, default, depth + 1)
+                self.emit(depth + 1, f"{out}[{name!r}] = {default}")
+            else:
+                self.emit(depth + 1, f"{out}[{name!r}] = None")
+            self.emit(depth, "else:")
+            self.value(sub, item, field_path, f"{out}[{name!r}]", depth + 1)
+        self.emit(depth, f"if not {known}.issuperset({var}):")
+        self.emit(depth + 1, f"unknown_fields({var}, {known}, {_tuple(path)}, problems)")
+        self.emit(depth, f"{target} = {out}")
 
-        def check_object(value, parent, key, problems):
-            if not isinstance(value, dict):
-                problems.append(CaseProblem(_at(parent, key), f"must be an object, got {_shown(value)}"))
-                return None
-            here = _at(parent, key)
-            out = {}
-            for name, check in fields:
-                if name in value:
-                    out[name] = check(value[name], here, name, problems)
-                elif name in required:
-                    problems.append(CaseProblem(here + (name,), "is required"))
-                else:
-                    out[name] = defaults[name]
-            if len(value) > len(out) or not known.issuperset(value):
-                for name in value:
-                    if name not in known:
-                        close = difflib.get_close_matches(str(name), list(known), n=1)
-                        hint = f"; did you mean '{close[0]}'?" if close else ""
-                        problems.append(CaseProblem(here + (str(name),), f"unknown field{hint}"))
-            return out
-        return with_null(check_object)
 
-    def accept(value, parent, key, problems):
-        return value
-    return accept
+def _tuple(path: tuple) -> str:
+    """Path parts (Python expressions) -> the source of a tuple."""
+    return "(" + "".join(part + ", " for part in path) + ")"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+_MISSING = _Missing()
+
+
+def _did_you_mean(value, choices) -> str:
+    close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _unknown_fields(value: dict, known, path: tuple, problems: list) -> None:
+    for name in value:
+        if name not in known:
+            close = difflib.get_close_matches(str(name), sorted(known), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            problems.append(CaseProblem(path + (str(name),), f"unknown field{hint}"))
+
+
+def _compile(root: dict) -> Validator:
+    """The case schema -> validate(value, parent, key, problems) -> converted case."""
+    source = _ValidatorSource(root)
+    source.emit(0, "def validate(value, parent, key, problems):")
+    source.value(root, "value", (), "result", 1)
+    source.emit(1, "return result")
+    code = "\n".join(source.lines) + "\n"
+    namespace = dict(source.namespace)
+    exec(compile(code, "<case validator>", "exec"), namespace)
+    return namespace["validate"]
 
 
 @lru_cache(maxsize=8)
@@ -272,7 +341,7 @@ def case_model(schema_path: Path) -> CaseModel:
     """Read and compile a case schema once per process."""
     root = json.loads(Path(schema_path).read_text(encoding="utf-8"))
     record = _dsl_type(root, root, "case")
-    return CaseModel(Path(schema_path), record, _compile(root, root))
+    return CaseModel(Path(schema_path), record, _compile(root))
 
 
 def parse_case_text(text: str):

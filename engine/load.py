@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from decimal import Decimal
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,7 +132,7 @@ class _Builder:
         if node.tag == "tag:yaml.org,2002:int":
             return int(node.value.replace("_", ""))
         if node.tag == "tag:yaml.org,2002:float":
-            return node.value  # kept as text: decimals are parsed exactly later
+            return Decimal(node.value.replace("_", ""))  # exact, never a float
         if node.tag == "tag:yaml.org,2002:bool":
             return node.value == "true"
         if node.tag == "tag:yaml.org,2002:null":

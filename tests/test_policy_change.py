@@ -109,5 +109,5 @@ def test_versions_that_overlap_or_leave_a_gap_are_load_errors(rules):
         "effective_from: 2026-01-01", "effective_from: 2026-01-01\neffective_until: 2026-01-20")
     (rules / "kmo-portefeuille" / "2027-01-01.yaml").unlink()
     (rules / "kmo-portefeuille" / "2026-01-01.yaml").write_text(gap)
-    with pytest.raises(RulesError, match="no rules for the days between"):
+    with pytest.raises(RulesError, match="no rules from 2026-01-21 to 2026-01-31"):
         load_ruleset(on=date(2026, 6, 1), rules=rules)
