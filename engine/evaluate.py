@@ -122,15 +122,16 @@ def render_value(value, typ):
     """A runtime value as the decision JSON writes it: money and rates as decimal strings."""
     if value is None:
         return None
-    if isinstance(typ, T.Optional):
+    if typ.__class__ is T.Optional:
         typ = typ.inner
-    if typ is T.MONEY or typ == T.MONEY:
-        cents = value.quantize(CENT)
-        if cents != value:
-            raise _NotWholeCent(value)
-        return str(cents)
-    if typ == T.PERCENT:
-        return format_rate(value)
+    if typ.__class__ is T.Scalar:
+        if typ.name == "money":
+            cents = value.quantize(CENT)
+            if cents != value:
+                raise _NotWholeCent(value)
+            return str(cents)
+        if typ.name == "percent":
+            return format_rate(value)
     if isinstance(value, bool) or isinstance(value, int) or isinstance(value, str):
         return value
     if isinstance(value, Decimal):
