@@ -149,6 +149,11 @@ class _ValidatorSource:
     def problem(self, depth: int, path: tuple, message: str) -> None:
         self.emit(depth, f"problems.append(Problem({_tuple(path)}, {message}))")
 
+    def refuse(self, depth: int, path: tuple, target: str, message: str) -> None:
+        """The value is wrong: no converted value, one problem at its path."""
+        self.emit(depth, f"{target} = None")
+        self.problem(depth, path, message)
+
     def value(self, schema: dict, var: str, path: tuple, target: str, depth: int) -> None:
         """Statements that check `var` (at JSON path `path`) and assign the converted value to `target`."""
         schema = _resolve(schema, self.root)
@@ -169,8 +174,7 @@ class _ValidatorSource:
             self.emit(depth, f"if {var}.__class__ is str and {var} in {members}:")
             self.emit(depth + 1, f"{target} = {var}")
             self.emit(depth, "else:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, f'"must be one of " + {words} + "; got " + shown({var}) + '
+            self.refuse(depth + 1, path, target, f'"must be one of " + {words} + "; got " + shown({var}) + '
                                           f"_did_you_mean({var}, {choices})")
             self.namespace["_did_you_mean"] = _did_you_mean
         elif special in ("money", "percent", "decimal") or kinds & {"number", "integer"}:
@@ -180,19 +184,16 @@ class _ValidatorSource:
             self.emit(depth + 1, "try:")
             self.emit(depth + 2, f"{target} = fromisoformat({var})")
             self.emit(depth + 1, "except ValueError:")
-            self.emit(depth + 2, f"{target} = None")
-            self.problem(depth + 2, path, f'"must be a date YYYY-MM-DD, got " + shown({var})')
+            self.refuse(depth + 2, path, target, f'"must be a date YYYY-MM-DD, got " + shown({var})')
             self.emit(depth, f"elif {var}.__class__ is date:")
             self.emit(depth + 1, f"{target} = {var}")
             self.emit(depth, "else:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, f'"must be a date YYYY-MM-DD, got " + shown({var})')
+            self.refuse(depth + 1, path, target, f'"must be a date YYYY-MM-DD, got " + shown({var})')
         elif "boolean" in kinds:
             self.emit(depth, f"if {var} is True or {var} is False:")
             self.emit(depth + 1, f"{target} = {var}")
             self.emit(depth, "else:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, f'"must be true or false, got " + shown({var})')
+            self.refuse(depth + 1, path, target, f'"must be true or false, got " + shown({var})')
         elif "string" in kinds:
             described = schema.get("x-form") or (f"text like {schema['examples'][0]}" if schema.get("examples") else "text")
             test = f"{var}.__class__ is str"
@@ -201,8 +202,7 @@ class _ValidatorSource:
             self.emit(depth, f"if {test}:")
             self.emit(depth + 1, f"{target} = {var}")
             self.emit(depth, "else:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, f'"must be {described}, got " + shown({var})')
+            self.refuse(depth + 1, path, target, f'"must be {described}, got " + shown({var})')
         elif "array" in kinds:
             items, index, item = self.fresh("items"), self.fresh("i"), self.fresh("y")
             self.emit(depth, f"if {var}.__class__ is list or {var}.__class__ is tuple:")
@@ -213,8 +213,7 @@ class _ValidatorSource:
             self.emit(depth + 2, f"{items}.append({converted})")
             self.emit(depth + 1, f"{target} = tuple({items})")
             self.emit(depth, "else:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, f'"must be a list, got " + shown({var})')
+            self.refuse(depth + 1, path, target, f'"must be a list, got " + shown({var})')
         elif "object" in kinds:
             self.obj(schema, var, path, target, depth)
         else:
@@ -243,24 +242,20 @@ class _ValidatorSource:
             self.emit(depth, f"elif {var}.__class__ is str and is_decimal_text({var}):")
             self.emit(depth + 1, f"{number} = Decimal({var})")
         self.emit(depth, f"if {number} is None:")
-        self.emit(depth + 1, f"{target} = None")
-        self.problem(depth + 1, path, bad)
+        self.refuse(depth + 1, path, target, bad)
         low = schema.get("minimum")
         low_excl = schema.get("exclusiveMinimum")
         high = schema.get("maximum")
         if low is not None:
             self.emit(depth, f"elif {number} < {self.constant(Decimal(str(low)))}:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, bad)
+            self.refuse(depth + 1, path, target, bad)
         if low_excl is not None:
             self.emit(depth, f"elif {number} <= {self.constant(Decimal(str(low_excl)))}:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, bad)
+            self.refuse(depth + 1, path, target, bad)
         if high is not None:
             limit = format(Decimal(str(high)), "f") if high > 1 else words
             self.emit(depth, f"elif {number} > {self.constant(Decimal(str(high)))}:")
-            self.emit(depth + 1, f"{target} = None")
-            self.problem(depth + 1, path, f'"must be at most {limit}, got " + shown({var})')
+            self.refuse(depth + 1, path, target, f'"must be at most {limit}, got " + shown({var})')
         self.emit(depth, "else:")
         self.emit(depth + 1, f"{target} = {number}" if integer else
                   f"{target} = {number} if {number}.__class__ is Decimal else Decimal({number})")
@@ -271,8 +266,7 @@ class _ValidatorSource:
         out = self.fresh("o")
         known = self.constant(frozenset(properties), "F")
         self.emit(depth, f"if {var}.__class__ is not dict:")
-        self.emit(depth + 1, f"{target} = None")
-        self.problem(depth + 1, path, f'"must be an object, got " + shown({var})')
+        self.refuse(depth + 1, path, target, f'"must be an object, got " + shown({var})')
         self.emit(depth, "else:")
         depth += 1
         self.emit(depth, f"{out} = {{}}")

@@ -31,21 +31,20 @@ class VersionFile:
     folder: Path
 
 
+def _bundled(name: str) -> Path:
+    """A folder shipped with the engine: inside the installed package, or beside it in a checkout."""
+    here = Path(__file__).resolve().parent
+    return here / name if (here / name).is_dir() else here.parent / name
+
+
 def bundled_rules_dir() -> Path:
     """The rules shipped with the engine, from a checkout or an installed wheel."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "rules", here.parent / "rules"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "rules"
+    return _bundled("rules")
 
 
 def bundled_schemas_dir() -> Path:
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "schemas", here.parent / "schemas"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "schemas"
+    """The JSON Schemas shipped with the engine."""
+    return _bundled("schemas")
 
 
 def shown_path(path: Path) -> str:
@@ -106,6 +105,13 @@ def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]
             guess = _guess_start(path)
             unusable_from = guess if unusable_from is None else min(unusable_from, guess)
             continue
+        twin = next((v for v in versions if v.version == str(doc["version"])), None)
+        if twin is not None:  # most likely a copied file whose version was not changed
+            problems.append(Diagnostic("version-duplicate", f"version '{twin.version}' is defined twice (also in "
+                                       f"{twin.rule_file.path})", doc.value_locs["version"].span,
+                                       "give each version its own id, usually its first day"))
+            unusable_from = start if unusable_from is None else min(unusable_from, start)
+            continue
         versions.append(VersionFile(rule_file, str(doc["version"]), start, until,
                                     str(doc["follows"]) if doc.get("follows") is not None else None, path.parent))
     if unusable_from is not None:  # later versions build on the unreadable one: checking them would only mislead
@@ -150,7 +156,8 @@ def _check_timeline(versions: list[VersionFile]) -> list[Diagnostic]:
         else:
             if previous.effective_from == current.effective_from:
                 problems.append(Diagnostic("version-overlap", f"versions {previous.version} and {current.version} "
-                                           f"both start on {current.effective_from}", doc.value_locs["effective_from"].span))
+                                           f"both start on {current.effective_from}", doc.value_locs["effective_from"].span,
+                                           _id_hint(current)))
             if current.follows is None:
                 problems.append(Diagnostic("version-follows", f"version {current.version} starts after {previous.version} "
                                            f"but has no 'follows: {previous.version}'; only the first version is a complete file",
@@ -161,15 +168,29 @@ def _check_timeline(versions: list[VersionFile]) -> list[Diagnostic]:
                                            doc.value_locs["follows"].span))
             if previous.effective_until is not None:
                 expected = current.effective_from - timedelta(days=1)
+                fix = f"end it on {expected}, or drop effective_until: a version ends the day before the next one starts"
                 if previous.effective_until < expected:
+                    first = previous.effective_until + timedelta(days=1)
+                    days = f"on {first}" if first == expected else f"from {first} to {expected}"
                     problems.append(Diagnostic("version-gap", f"version {previous.version} ends on {previous.effective_until} "
-                                               f"but {current.version} starts on {current.effective_from}: no rules for the days between",
-                                               previous.rule_file.doc.value_locs["effective_until"].span))
+                                               f"but {current.version} starts on {current.effective_from}: no rules {days}",
+                                               previous.rule_file.doc.value_locs["effective_until"].span, fix))
                 elif previous.effective_until > expected:
                     problems.append(Diagnostic("version-overlap", f"version {previous.version} ends on {previous.effective_until}, "
                                                f"after {current.version} starts on {current.effective_from}",
-                                               previous.rule_file.doc.value_locs["effective_until"].span))
+                                               previous.rule_file.doc.value_locs["effective_until"].span, fix))
     return problems
+
+
+def _id_hint(version: VersionFile) -> str | None:
+    """When a version's id is a date other than its effective_from, one of the two is probably a slip."""
+    try:
+        named = date.fromisoformat(version.version)
+    except ValueError:
+        return None
+    if named == version.effective_from:
+        return None
+    return f"its version id says {named}: is effective_from right?"
 
 
 def effective_until(versions: list[VersionFile], index: int) -> date | None:
