@@ -178,7 +178,8 @@ def decide(case: dict) -> dict:
     rate = (Decimal("0.45") if size == "small" else Decimal("0.35")) if uplifted else (
         Decimal("0.30") if size == "small" else Decimal("0.20"))
     gross = (rate * cost).quantize(CENT, ROUND_HALF_UP)
-    used = sum((amount for day, amount, scheme in aid if scheme == "kmo-portefeuille" and day.year == applied.year), ZERO)
+    used = sum((amount for day, amount, scheme in aid
+                if scheme == "kmo-portefeuille" and day.year == applied.year and day <= applied), ZERO)
     annual_left = max(ZERO, Decimal(7500) - used)
     try:
         window_start = applied.replace(year=applied.year - 3)

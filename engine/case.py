@@ -253,9 +253,13 @@ class _ValidatorSource:
             self.emit(depth, f"elif {number} <= {self.constant(Decimal(str(low_excl)))}:")
             self.refuse(depth + 1, path, target, bad)
         if high is not None:
-            limit = format(Decimal(str(high)), "f") if high > 1 else words
+            too_high = f'"must be at most {format(Decimal(str(high)), "f")}, got " + shown({var})' if high > 1 else bad
             self.emit(depth, f"elif {number} > {self.constant(Decimal(str(high)))}:")
-            self.refuse(depth + 1, path, target, f'"must be at most {limit}, got " + shown({var})')
+            self.refuse(depth + 1, path, target, too_high)
+        if special == "money":
+            self.emit(depth, f"elif {number}.__class__ is not int and {number} != {number}.quantize(CENT):")
+            self.refuse(depth + 1, path, target, f'"must be whole cents (at most two decimals), got " + shown({var})')
+            self.namespace["CENT"] = Decimal("0.01")
         self.emit(depth, "else:")
         self.emit(depth + 1, f"{target} = {number}" if integer else
                   f"{target} = {number} if {number}.__class__ is Decimal else Decimal({number})")

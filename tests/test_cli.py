@@ -73,6 +73,10 @@ def test_explain_fills_the_explanation_and_lang_nl_translates_messages():
     ({"project": {"end_date": "2024-05-01"}}, "project.end_date: the end date lies before the start date"),
     ({"project": {"service_category": "yoga"}}, "project.service_category: must be one of"),
     ({"project": {"participants": 1.5}}, "project.participants: must be a whole number >= 1, got 1.5"),
+    ({"project": {"costs": {"fee": "1000.005"}}}, 'project.costs.fee: must be whole cents (at most two decimals), got "1000.005"'),
+    ({"enterprise": {"related_enterprises": [{"share": 1.5, "employees": 1, "annual_turnover": 1,
+                                              "balance_sheet_total": 1}]}},
+     "enterprise.related_enterprises[0].share: must be a number >= 0 and <= 1, got 1.5"),
 ])
 def test_bad_input_exits_2_naming_the_field_and_prints_nothing(tmp_path, change, expected):
     case = json.loads(EXAMPLE.read_text())
