@@ -219,25 +219,58 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
     return Decision(info, values[compiled.slot_index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
 
 
-def _input_value(case, path: str):
+@dataclass(frozen=True, slots=True)
+class _StepPlan:
+    """What a trace step needs that does not depend on the case, worked out once per version."""
+
+    kind: str
+    name: str
+    position: int
+    type: object
+    type_text: str
+    expression: str
+    source: str
+    label: dict
+    changed_in: str
+    uses: tuple  # (name, "rule", position, type) | (name, "constant", shown) | (name, "input", path parts)
+
+
+_PLANS: dict[int, tuple[CompiledRuleSet, tuple[_StepPlan, ...]]] = {}
+
+
+def _plan(compiled: CompiledRuleSet) -> tuple[_StepPlan, ...]:
+    known = _PLANS.get(id(compiled))
+    if known is not None and known[0] is compiled:
+        return known[1]
+    checked = compiled.checked
+    index = compiled.slot_index
+    steps = []
+    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
+                          ("output", checked.outputs)):
+        for name, d in section.items():
+            uses = []
+            for used in d.uses:
+                if used in checked.rules:
+                    uses.append((used, "rule", index["rule:" + used], checked.rules[used].type))
+                elif used in checked.parameters:
+                    parameter = checked.parameters[used]
+                    uses.append((used, "constant", render_value(parameter.value, parameter.type)))
+                elif used in checked.tables:
+                    uses.append((used, "constant", f"table {used} ({len(checked.tables[used].rows)} rows)"))
+                else:
+                    uses.append((used, "input", tuple(used.split("."))))
+            steps.append(_StepPlan(kind, name, index[f"{kind}:{name}"], d.type, str(d.type), " ".join(d.text.split()),
+                                   d.source, d.label, d.changed_in, tuple(uses)))
+    _PLANS[id(compiled)] = (compiled, tuple(steps))
+    return tuple(steps)
+
+
+def _input_shown(case, parts: tuple):
     value = case
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
-    return value
-
-
-def _used_value(compiled: CompiledRuleSet, case, values, name: str):
-    checked = compiled.checked
-    if name in checked.rules:
-        return render_value(values[compiled.slot_index["rule:" + name]], checked.rules[name].type)
-    if name in checked.parameters:
-        parameter = checked.parameters[name]
-        return render_value(parameter.value, parameter.type)
-    if name in checked.tables:
-        return f"table {name} ({len(checked.tables[name].rows)} rows)"
-    value = _input_value(case, name)
     if isinstance(value, tuple):
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
@@ -246,28 +279,30 @@ def _used_value(compiled: CompiledRuleSet, case, values, name: str):
 
 
 def _trace(compiled, case, values, lang, reasons, notes) -> Trace:
-    checked = compiled.checked
-    index = compiled.slot_index
     reason_text = {r.code: r.message for r in reasons}
     note_text = {n.code: n.message for n in notes}
     steps = []
-    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
-                          ("output", checked.outputs)):
-        for name, d in section.items():
-            raw = values[index[f"{kind}:{name}"]]
-            uses = tuple((u, _used_value(compiled, case, values, u)) for u in d.uses if "." in u or u in checked.rules
-                         or u in checked.parameters or u in checked.tables or _input_value(case, u) is not None)
-            outcome = message = None
-            if kind == "condition":
-                outcome = "failed" if raw else "passed"
-                message = reason_text.get(name)
-            elif kind == "note":
-                outcome = "applies" if raw else "does not apply"
-                message = note_text.get(name)
-            try:
-                shown = render_value(raw, d.type)
-            except _NotWholeCent:
-                shown = str(raw)
-            steps.append(TraceStep(kind, name, shown, str(d.type), " ".join(d.text.split()), uses, d.source,
-                                   d.label, d.changed_in, outcome, message))
+    for plan in _plan(compiled):
+        raw = values[plan.position]
+        uses = []
+        for use in plan.uses:
+            if use[1] == "rule":
+                uses.append((use[0], render_value(values[use[2]], use[3])))
+            elif use[1] == "constant":
+                uses.append((use[0], use[2]))
+            else:
+                uses.append((use[0], _input_shown(case, use[2])))
+        outcome = message = None
+        if plan.kind == "condition":
+            outcome = "failed" if raw else "passed"
+            message = reason_text.get(plan.name)
+        elif plan.kind == "note":
+            outcome = "applies" if raw else "does not apply"
+            message = note_text.get(plan.name)
+        try:
+            shown = render_value(raw, plan.type)
+        except _NotWholeCent:
+            shown = str(raw)
+        steps.append(TraceStep(plan.kind, plan.name, shown, plan.type_text, plan.expression, tuple(uses), plan.source,
+                               plan.label, plan.changed_in, outcome, message))
     return Trace(lang, tuple(steps))

@@ -20,7 +20,7 @@ class Literal:
 
     kind: str
     value: object
-    text: str
+    text: str = field(compare=False)  # as written: `30%` and `30 %` are the same literal
     span: Span = _SPAN
 
 

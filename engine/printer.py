@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 
 from . import nodes
 from .check import CheckedRuleSet, Definition
@@ -16,10 +17,17 @@ from .values import Duration
 _PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7}
 
 
+def _money_literal(value) -> str:
+    """EUR 7500 and EUR 7500.00 print alike: whole euros without cents, else two decimals."""
+    if value == value.to_integral_value():
+        return f"EUR {int(value)}"
+    return f"EUR {value.quantize(Decimal('0.01')) if value == value.quantize(Decimal('0.01')) else value}"
+
+
 def print_literal(expr: nodes.Literal) -> str:
     value = expr.value
     if expr.kind == "money":
-        return f"EUR {value}"
+        return _money_literal(value)
     if expr.kind == "percent":
         return f"{format((value * 100).normalize(), 'f')} %"
     if expr.kind == "duration":
@@ -63,11 +71,11 @@ def print_expr(expr, parent: int = -1) -> str:
         case nodes.And(left=left, right=right):
             return wrap(f"{print_expr(left, 2)} and {print_expr(right, 3)}", 2)
         case nodes.Or(left=left, right=right):
-            return wrap(f"{print_expr(left, 1)} or {print_expr(right, 2)}", 1)
+            return wrap(f"{_grouped(left, 1)} or {_grouped(right, 2)}", 1)
         case nodes.Not(operand=operand):
             return wrap(f"not {print_expr(operand, 3)}", 3)
         case nodes.If(condition=condition, then=then, otherwise=otherwise):
-            return wrap(f"if {print_expr(condition)} then {print_expr(then)} else {print_expr(otherwise)}", 0)
+            return wrap(f"if {print_expr(condition)} then {_grouped_if(then)} else {print_expr(otherwise)}", 0)
         case nodes.Call(function=function, args=args):
             return f"{function}({', '.join(print_expr(a) for a in args)})"
         case nodes.Aggregate(function=function, body=body, variable=variable, source=source, filter=condition):
@@ -76,6 +84,18 @@ def print_expr(expr, parent: int = -1) -> str:
         case nodes.ListOf(items=items):
             return "[" + ", ".join(print_expr(i) for i in items) + "]"
     raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
+
+
+def _grouped(expr, parent: int) -> str:
+    """An `and` inside an `or` keeps its parentheses: correct without, but easy to misread."""
+    text = print_expr(expr, parent)
+    return f"({text})" if isinstance(expr, nodes.And) else text
+
+
+def _grouped_if(expr) -> str:
+    """An `if` in a `then` branch keeps its parentheses."""
+    text = print_expr(expr)
+    return f"({text})" if isinstance(expr, nodes.If) else text
 
 
 def print_value(value) -> str:
