@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.cli import run  # noqa: E402
-from engine.corpus import corpus_lines, generate_cases, year_spec  # noqa: E402
+from corpus import corpus_lines, generate_cases, year_spec  # noqa: E402
 from engine.impact import impact  # noqa: E402
 from engine.pipeline import open_rules  # noqa: E402
 

@@ -1,6 +1,245 @@
-"""Commands for policy analysts: `validate` and `test` (registered into the CLI)."""
+"""Commands for policy analysts: `validate` and `test` (registered into the CLI).
+
+    kmo-rules validate [DIR]   every problem of every version and of the tests, with file:line:col
+    kmo-rules test [DIR]       the YAML test cases beside the rules, like pytest, with coverage
+
+Both read a rules folder (default: the bundled rules) and print a report;
+the exit status says how it went (0 fine, 1 a test failed, 2 invalid rules
+or tests).
+"""
 from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from .diagnostics import Diagnostic, KmoRulesError, RulesError
+from .explain import render_steps
+from .pipeline import RuleBook, build_version, open_rules
+from .render import render_diagnostics, summary_line
+from .span import Span
+from .testing import (CoverageGroup, TestCase, TestResult, check_tests, coverage, day_of, find_test_files,
+                      read_tests, run_test)
+from .versions import bundled_rules_dir, find_rule_files, read_versions, resolve_versions, shown_path
 
 
 def add_commands(commands, handlers: dict) -> None:
     """Add this module's subcommands to the CLI; each handler is f(args, stdin, stdout, stderr) -> int."""
+    validate = commands.add_parser(
+        "validate", help="check every version of the rules and their tests; report every problem with file:line:col",
+        description="Load every version of a rules folder and its test files and report all problems at once. "
+                    "Exit status 0: no errors (warnings allowed); 2: errors.")
+    validate.add_argument("rules_dir", nargs="?", type=Path, metavar="DIR",
+                          help="the rules folder (default: the bundled rules)")
+    handlers["validate"] = _validate
+
+    test = commands.add_parser(
+        "test", help="run the YAML test cases beside the rules and show what no test exercises",
+        description="Run every test of tests/*.yaml beside the rules, each under the version in force on its date. "
+                    "Exit status 0: all passed; 1: a test failed; 2: the rules or a test file are invalid.")
+    test.add_argument("rules_dir", nargs="?", type=Path, metavar="DIR",
+                      help="the rules folder (default: the bundled rules)")
+    test.add_argument("-k", dest="pattern", metavar="TEXT", help="run only the tests whose name contains TEXT")
+    test.add_argument("--coverage", choices=("overall", "version", "off"), default="overall",
+                      help="list what no test exercises: each definition over all versions (default), "
+                           "for each version, or not at all")
+    test.add_argument("--lang", choices=("en", "nl"), default="en", help="language of the explanations of failures")
+    handlers["test"] = _test
+
+
+# -- validate -----------------------------------------------------------------------
+
+def _versions_words(versions: list[str], every: list[str]) -> str:
+    if len(versions) == 1:
+        return f"in version {versions[0]}"
+    first, last = every.index(versions[0]), every.index(versions[-1])
+    if every[first:last + 1] == versions:
+        return f"from version {versions[0]} on" if last == len(every) - 1 else \
+            f"in versions {versions[0]} to {versions[-1]}"
+    return f"in versions {', '.join(versions)}"
+
+
+def _merge(per_version: list[tuple[str, list[Diagnostic]]], files: dict[str, str]) -> list[Diagnostic]:
+    """Each version's problems -> each problem once; when it holds only for some of the versions that
+    include its file, the message says which."""
+    every = [version for version, _ in per_version]
+    seen: dict[tuple, tuple[Diagnostic, list[str]]] = {}
+    for version, problems in per_version:
+        for problem in problems:
+            key = (problem.code, problem.message, str(problem.span))
+            seen.setdefault(key, (problem, []))[1].append(version)
+    out = []
+    for problem, versions in seen.values():
+        origin = files.get(problem.span.file) if problem.span else None
+        expected = every[every.index(origin):] if origin in every else every
+        if versions != expected:
+            problem = replace(problem, message=f"{_versions_words(versions, every)}: {problem.message}")
+        out.append(problem)
+    return out
+
+
+def validate_folder(folder: Path) -> tuple[list[Diagnostic], int]:
+    """A rules folder -> every problem of its versions and test files, and how many files were read."""
+    if not folder.is_dir():
+        return [Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))], 0
+    versions, found = read_versions(folder)                         # YAML, shapes, the timeline
+    sources, problems = resolve_versions(versions) if versions else ([], [])
+    found += problems                                               # changes naming what is not there
+    timeline_ok = not any(d.severity == "error" for d in found)
+    per_version = []
+    for source in sources:                                          # parse, names and types of each version
+        built, problems = build_version(source)
+        per_version.append((source.version, problems if built is None else list(built.warnings)))
+    found += _merge(per_version, {source.file: source.version for source in sources})
+    test_files = find_test_files(folder)
+    for path in test_files:                                         # test files and their cases
+        tests, problems = read_tests(path)
+        found += problems
+        if sources and timeline_ok:
+            found += check_tests(sources, tests)
+    found.sort(key=lambda d: (d.span.file, d.span.line, d.span.column) if d.span else ("", 0, 0))
+    return found, len(find_rule_files(folder)) + len(test_files)
+
+
+def _validate(args, stdin, stdout, stderr) -> int:
+    problems, files = validate_folder(args.rules_dir or bundled_rules_dir())
+    if problems:
+        stdout.write(render_diagnostics(problems) + "\n\n")
+    stdout.write(summary_line(problems, files) + "\n")
+    return 2 if any(d.severity == "error" for d in problems) else 0
+
+
+# -- test -----------------------------------------------------------------------------
+
+_KINDS = {"condition": "conditions no test makes fail", "note": "notes no test makes apply",
+          "rule": "rules no decision depended on", "parameter": "parameters no decision depended on"}
+
+
+def _banner(text: str, fill: str = "=", width: int = 78) -> str:
+    return f" {text} ".center(width, fill)
+
+
+def _why(book: RuleBook, result: TestResult, lang: str) -> list[str]:
+    """The part of the explanation that produced the wrong fields."""
+    decision = result.decision
+    if decision is None or decision.explanation is None:
+        return []
+    checked = book.build(book.source_named(result.version)).checked
+    expect, actual = result.test.expect, decision.to_dict()
+    keys: list[tuple[str, str]] = []
+    for name in result.wrong:
+        if name in ("reasons", "notes"):
+            kind = "condition" if name == "reasons" else "note"
+            differ = set(map(str, expect.get(name) or ())) ^ {r["code"] for r in actual[name]}
+            keys += [(kind, code) for code in (checked.conditions if kind == "condition" else checked.notes)
+                     if code in differ]
+        elif name == "eligible":
+            failed = [("condition", r["code"]) for r in actual["reasons"]]
+            keys += failed or [("condition", code) for code in checked.conditions]
+        elif name == "version":
+            continue
+        else:
+            keys.append(("output", name))
+    text = render_steps(decision, list(dict.fromkeys(keys)), lang, checked, result.depends, depth=2, levels=2)
+    return text.rstrip("\n").splitlines()
+
+
+def _failure(book: RuleBook, result: TestResult, lang: str) -> list[str]:
+    test = result.test
+    under = f", under version {result.version}" if result.version else ""
+    lines = [_banner(test.name, "_"), f"{test.file}:{test.span.line}{under}"]
+    lines += [f"  {failure}" for failure in result.failures]
+    why = _why(book, result, lang)
+    if why:
+        lines += ["", "  how the decision got there:"] + why
+    return lines + [""]
+
+
+def _coverage_lines(groups: list[CoverageGroup], per_version: bool, every: list[str]) -> list[str]:
+    lines = [_banner("not exercised by any test" + (", by version" if per_version else ""))]
+    for group in groups:
+        if per_version:
+            if group.tests == 0:
+                lines.append(f"version {group.version}: no test runs under it")
+                continue
+            lines.append(f"version {group.version} ({group.tests} test{'s' if group.tests != 1 else ''}):")
+        missing = {kind: [u for u in group.missing if u.kind == kind] for kind in _KINDS}
+        pad = "  " if per_version else ""
+        for kind, items in missing.items():
+            if not items:
+                continue
+            lines.append(f"{pad}{_KINDS[kind]} ({len(items)} of {group.totals[kind]}):")
+            width = max(len(u.name) for u in items)
+            for u in items:
+                where = f"{u.span.file}:{u.span.line}"
+                when = "" if per_version or list(u.versions) == every else \
+                    f"  ({_versions_words(list(u.versions), every)})"
+                lines.append(f"{pad}  {u.name:<{width}}  {where}{when}")
+        if group.untested:
+            lines.append(f"versions no test runs under ({len(group.untested)} of {len(every)}): "
+                         f"{', '.join(group.untested)}")
+        if not group.missing and not group.untested:
+            lines.append(f"{pad}everything is exercised")
+    return lines
+
+
+def _test(args, stdin, stdout, stderr) -> int:
+    folder = args.rules_dir or bundled_rules_dir()
+    book = open_rules(folder)
+    files: list[tuple[Path, list[TestCase]]] = []
+    problems: list[Diagnostic] = []
+    for path in find_test_files(book.rules_dir):
+        tests, found = read_tests(path)
+        problems += found
+        if args.pattern:
+            tests = [t for t in tests if args.pattern.lower() in t.name.lower()]
+        if tests:
+            files.append((path, tests))
+    rule_problems: list[Diagnostic] = []
+    for source in book.sources:  # every version a test needs must build
+        if any(_runs_under(book, t) == source.version for _, tests in files for t in tests):
+            try:
+                book.build(source)
+            except RulesError as error:
+                rule_problems += error.diagnostics
+    if rule_problems:
+        stderr.write(render_diagnostics(rule_problems) + "\n")
+        stderr.write(f"kmo-rules: the rules are invalid ({summary_line(rule_problems)}); "
+                     "see kmo-rules validate\n")
+        return 2
+    if problems:
+        stdout.write(render_diagnostics(problems) + "\n\n")
+    results: list[TestResult] = []
+    for path, tests in files:
+        line = []
+        for test in tests:
+            result = run_test(book, test, lang=args.lang)
+            results.append(result)
+            line.append("." if result.passed else "F")
+        stdout.write(f"{shown_path(path)} {''.join(line)}\n")
+    failed = [r for r in results if not r.passed]
+    out: list[str] = []
+    if failed:
+        out += ["", _banner("failures")]
+        for result in failed:
+            out += _failure(book, result, args.lang)
+        out.pop()  # the blank line after the last failure
+    if args.coverage != "off" and results and not args.pattern:
+        out += [""] + _coverage_lines(coverage(book, results, per_version=args.coverage == "version"),
+                                      args.coverage == "version", [s.version for s in book.sources])
+    if problems:
+        out += ["", f"{summary_line(problems)} in the test files; the tests they concern did not run"]
+    out += ["", f"{len(results) - len(failed)} passed, {len(failed)} failed"]
+    stdout.write("\n".join(out) + "\n")
+    if problems:
+        return 2
+    return 1 if failed else 0
+
+
+def _runs_under(book: RuleBook, test: TestCase) -> str | None:
+    day = day_of(test)
+    if day is None:
+        return None
+    try:
+        return book.source_on(day).version
+    except KmoRulesError:  # reported by the test itself
+        return None

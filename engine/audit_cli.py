@@ -1,25 +1,18 @@
-"""Commands for auditors: `diff` and `corpus` (registered into the CLI).
+"""Commands for auditors: `diff` (registered into the CLI).
 
     kmo-rules diff FROM TO [--cases PATH] [--format text|json|markdown] [--show N|all] [--rules DIR]
-    kmo-rules corpus N [--seed S] [--year YEAR | --from DATE --to DATE] [--out FILE.jsonl]
 
 FROM and TO are version ids or dates (the version in force that day). Only
-rendering happens here; `diff.py`, `impact.py` and `corpus.py` do the work.
+rendering happens here; `diff.py` and `impact.py` do the work. A synthetic
+corpus to run impacts on is written by `benchmarks/corpus.py`.
 """
 from __future__ import annotations
 
 import argparse
 import json
-from datetime import date
 from pathlib import Path
 
 PROGRESS_FROM = 2000  # cases; fewer are done before anyone would look at a progress line
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
 
 
 def _show(text: str) -> int | None:
@@ -31,16 +24,6 @@ def _show(text: str) -> int | None:
         number = -1
     if number < 0:
         raise argparse.ArgumentTypeError(f"'{text}' is not a number of cases or 'all'")
-    return number
-
-
-def _count(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number of cases (0 or more)")
     return number
 
 
@@ -60,19 +43,6 @@ def add_commands(commands, handlers: dict) -> None:
                       help="how many changed cases to list in text and Markdown (default 50)")
     diff.add_argument("--rules", type=Path, metavar="DIR", help="another rules folder (default: the bundled rules)")
     handlers["diff"] = _diff
-
-    corpus = commands.add_parser(
-        "corpus", help="write N realistic synthetic cases as JSON lines (reproducible with --seed)",
-        description="Generate a synthetic, valid corpus of applications with the scheme's real mix of sizes, "
-                    "themes and amounts, including ineligible cases.")
-    corpus.add_argument("size", type=_count, metavar="N", help="how many cases")
-    corpus.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases (default 0)")
-    period = corpus.add_mutually_exclusive_group()
-    period.add_argument("--year", type=int, help="application dates in this year (default: the current year)")
-    period.add_argument("--from", dest="first_day", type=_day, metavar="DATE", help="first application date")
-    corpus.add_argument("--to", dest="last_day", type=_day, metavar="DATE", help="last application date")
-    corpus.add_argument("--out", type=Path, metavar="FILE", help="write to this file instead of standard output")
-    handlers["corpus"] = _corpus
 
 
 def _progress(stderr):
@@ -130,30 +100,3 @@ def _diff(args, stdin, stdout, stderr) -> int:
     return 0
 
 
-def _corpus(args, stdin, stdout, stderr) -> int:
-    from .corpus import CorpusSpec, corpus_lines, generate_cases, year_spec
-    if args.first_day is not None or args.last_day is not None:
-        if args.first_day is None or args.last_day is None:
-            stderr.write("kmo-rules corpus: --from and --to go together\n")
-            return 2
-        if args.last_day < args.first_day:
-            stderr.write(f"kmo-rules corpus: --to {args.last_day} lies before --from {args.first_day}\n")
-            return 2
-        spec = CorpusSpec(args.size, args.seed, args.first_day, args.last_day)
-    else:
-        year = args.year if args.year is not None else date.today().year
-        if not 1900 <= year <= 9998:
-            stderr.write(f"kmo-rules corpus: --year {year} is not a plausible year\n")
-            return 2
-        spec = year_spec(args.size, args.seed, year)
-    cases = generate_cases(spec)
-    text = "".join(line + "\n" for line in corpus_lines(cases))
-    if args.out is not None:
-        try:
-            args.out.write_text(text, encoding="utf-8")
-        except OSError as error:
-            stderr.write(f"kmo-rules corpus: cannot write {args.out}: {error.strerror or error}\n")
-            return 2
-    else:
-        stdout.write(text)
-    return 0

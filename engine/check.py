@@ -222,7 +222,8 @@ class _Checker:
             for key, row in self.parsed.source.table_rows.get(name, {}).items():
                 if isinstance(key_type, T.Enum) and key not in key_type.members:
                     self.error("table-key", f"table {name}: '{key}' is not a value of {data['key']}",
-                               row.span, self.suggest(key, key_type.members))
+                               row.span, self.suggest(key, key_type.members) or
+                               f"the values of {data['key']} are listed in the case schema; add '{key}' there first")
                 cells = {}
                 parsed_cells = self.parsed.tables[name].get(key, {})
                 for column, cell in parsed_cells.items():
@@ -558,6 +559,8 @@ class _Checker:
                 hint = "write amounts as EUR 100"
             if T.DATE in (left, right) and T.INT in (left, right):
                 hint = "write a duration such as 10 days"
+            elif T.DATE in (left, right) and op in "+-" and T.DURATION not in (left, right):
+                hint = "a date moves by a duration, such as 10 days, 3 months or 1 year"
             pair = f"{left} and {right}" if op in "+*" else (f"{right} from {left}" if op == "-" else f"{left} by {right}")
             return self.error("type", f"cannot {verb} {pair}", expr.span, hint)
         return result
@@ -574,8 +577,9 @@ class _Checker:
             return T.BOOL
         if expr.op in ("==", "!="):
             if not T.same_kind(left, right):
-                self.error("type", f"cannot compare {left} with {right}", expr.span,
-                           "write amounts as EUR 100" if T.MONEY in (left, right) else None)
+                hint = "write amounts as EUR 100" if T.MONEY in (left, right) else (
+                    "write true or false, without quotes" if {left, right} == {T.BOOL, T.STRING} else None)
+                self.error("type", f"cannot compare {left} with {right}", expr.span, hint)
             elif isinstance(T.strip_optional(left), T.Enum) and isinstance(right, T.Scalar) and right == T.STRING \
                     and isinstance(second, nodes.Literal):
                 pass  # checked by the literal against its expected enum

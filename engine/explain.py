@@ -1,192 +1,273 @@
 """Stage 6, explain: `Decision` with its `Trace` -> text a person reads, in English or Dutch.
 
-The trace is data recorded by `evaluate`; this module only renders it: first
-the outcome, then each condition (met or not, with its source), then how
-every amount was found, as an indented tree from the decision's fields down
-to the case's figures and the parameters, each with its legal source.
+The trace is data recorded by `evaluate`; this module only renders it: the
+outcome, then each condition (met or not, what it looked at, its source),
+then how each amount was found, as an indented tree of sentences from the
+decision's fields down to the figures of the application and the
+parameters. Every word of the frame comes from `WORDS`; labels, messages and
+sources come from the rule files.
 """
 from __future__ import annotations
 
-from decimal import Decimal
+import re
+from decimal import Decimal, InvalidOperation
 
 from . import typesys as T
 from .check import CheckedRuleSet
-from .evaluate import Decision, Trace, TraceStep
+from .evaluate import Decision, TraceStep
 from .values import format_money, format_percent
 
 WORDS = {
     "en": {
-        "decision": "Decision", "under": "under", "in_force": "in force", "until": "to", "open": "onwards",
-        "eligible": "Eligible", "not_eligible": "Not eligible", "subsidy": "subsidy", "of_cost": "of an eligible cost of",
-        "rate": "rate", "own": "own contribution", "reasons": "Why not", "notes": "Notes", "conditions": "Conditions",
-        "met": "passed", "not_met": "FAILED", "amounts": "How it was worked out", "because": "from",
-        "from_case": "from the case", "source": "source", "see_above": "see above", "is": "is",
-        "parameter": "parameter", "yes": "yes", "no": "no", "assumption": "assumption", "changed_in": "changed in",
-        "deadlines": "Deadlines", "true": "yes", "false": "no", "null": "none", "items": "items",
+        "decision": "Decision under {ruleset} {version} (in force from {start} to {end})",
+        "decision_open": "Decision under {ruleset} {version} (in force from {start})",
+        "eligible": "Eligible: a subsidy of {subsidy} on an eligible cost of {cost}{rate}; own contribution {own}.",
+        "rate": " (rate {rate})",
+        "not_eligible": ("Not eligible, for 1 reason:", "Not eligible, for {count} reasons:"), "notes": "Notes:",
+        "conditions": "Conditions: {failed} of {count} not met", "all_met": "Conditions: all {count} met",
+        "met": "met", "not_met": "NOT MET", "fails_when": "fails when", "applies_when": "applies when",
+        "amounts": "How the amounts were found:", "is": "is", "see_above": "see above", "source": "source",
+        "from_case": "from the application", "in_decision": "in the decision", "assumption": "assumption",
+        "applies": "applies", "does_not_apply": "does not apply",
+        "true": "yes", "false": "no", "null": "none",
+        "units": {"day": ("day", "days"), "month": ("month", "months"), "year": ("year", "years"),
+                  "item": ("item", "items")},
     },
     "nl": {
-        "decision": "Beslissing", "under": "volgens", "in_force": "van kracht", "until": "tot", "open": "en later",
-        "eligible": "Komt in aanmerking", "not_eligible": "Komt niet in aanmerking", "subsidy": "subsidie",
-        "of_cost": "op een subsidiabele kost van", "rate": "steunpercentage", "own": "eigen bijdrage",
-        "reasons": "Waarom niet", "notes": "Opmerkingen", "conditions": "Voorwaarden", "met": "in orde",
-        "not_met": "NIET IN ORDE", "amounts": "Hoe het berekend werd", "because": "uit", "from_case": "uit de aanvraag",
-        "source": "bron", "see_above": "zie hoger", "is": "is", "parameter": "parameter", "yes": "ja", "no": "nee",
-        "assumption": "aanname", "changed_in": "gewijzigd in", "deadlines": "Termijnen", "true": "ja", "false": "nee",
-        "null": "geen", "items": "elementen",
+        "decision": "Beslissing volgens {ruleset} {version} (van kracht van {start} tot en met {end})",
+        "decision_open": "Beslissing volgens {ruleset} {version} (van kracht vanaf {start})",
+        "eligible": "Komt in aanmerking: een subsidie van {subsidy} op een subsidiabele kost van {cost}{rate}; "
+                    "eigen bijdrage {own}.",
+        "rate": " (steunpercentage {rate})",
+        "not_eligible": ("Komt niet in aanmerking, om 1 reden:", "Komt niet in aanmerking, om {count} redenen:"),
+        "notes": "Opmerkingen:",
+        "conditions": "Voorwaarden: {failed} van {count} niet vervuld", "all_met": "Voorwaarden: alle {count} vervuld",
+        "met": "vervuld", "not_met": "NIET VERVULD", "fails_when": "niet vervuld als", "applies_when": "geldt als",
+        "amounts": "Hoe de bedragen berekend werden:", "is": "is", "see_above": "zie hoger", "source": "bron",
+        "from_case": "uit de aanvraag", "in_decision": "in de beslissing", "assumption": "aanname",
+        "applies": "geldt", "does_not_apply": "geldt niet",
+        "true": "ja", "false": "nee", "null": "geen",
+        "units": {"day": ("dag", "dagen"), "month": ("maand", "maanden"), "year": ("jaar", "jaar"),
+                  "item": ("element", "elementen")},
     },
 }
-
-
-def _shown(value, typ: str, words: dict) -> str:
-    """A rendered trace value (decimal strings, bools, dates) as a person reads it."""
-    if value is None:
-        return words["null"]
-    if isinstance(value, bool):
-        return words["true" if value else "false"]
-    if typ.startswith("money"):
-        try:
-            return f"EUR {format_money(Decimal(str(value)))}"
-        except ArithmeticError:
-            return f"EUR {value}"
-    if typ.startswith("percent"):
-        try:
-            return format_percent(Decimal(str(value)))
-        except ArithmeticError:
-            return str(value)
-    return str(value)
-
-
-def _type_of_use(name: str, checked: CheckedRuleSet | None) -> str:
-    if checked is None:
-        return ""
-    if name in checked.parameters:
-        return str(checked.parameters[name].type)
-    if name in checked.rules:
-        return str(checked.rules[name].type)
-    typ = checked.case_model.type
-    for part in name.split("."):
-        typ = T.strip_optional(typ)
-        if not isinstance(typ, T.Record) or typ.field(part) is None:
-            return ""
-        typ = typ.field(part)
-    return str(T.strip_optional(typ))
+_UNIT = re.compile(r"(-?\d+) (day|month|year|item)s?\b")
 
 
 class _Renderer:
-    def __init__(self, decision: Decision, lang: str, checked: CheckedRuleSet | None):
+    def __init__(self, decision: Decision, lang: str, checked: CheckedRuleSet | None, depends: dict | None,
+                 deepest: int | None = None):
         self.decision = decision
+        self.deepest = deepest  # rules deeper than this are shown on one line, not unfolded
         self.lang = lang if lang in WORDS else "en"
         self.words = WORDS[self.lang]
         self.checked = checked
-        self.trace: Trace = decision.explanation
-        self.steps = {(s.kind, s.name): s for s in self.trace.steps} if self.trace else {}
+        self.depends = depends  # "rule:x" -> names the case depended on; None: everything the rule reads
+        trace = decision.explanation
+        self.steps = {(s.kind, s.name): s for s in trace.steps} if trace else {}
         self.lines: list[str] = []
         self.shown: set[str] = set()
+
+    # -- words and values ------------------------------------------------------
+    def value(self, value, typ: str) -> str:
+        """A trace value (decimal strings, bools, dates, durations) as a person reads it."""
+        w = self.words
+        if value is None:
+            return w["null"]
+        if isinstance(value, bool):
+            return w["true" if value else "false"]
+        try:
+            if typ.startswith("money"):
+                return f"EUR {format_money(Decimal(str(value)))}"
+            if typ.startswith("percent"):
+                return format_percent(Decimal(str(value)))
+        except InvalidOperation:
+            return str(value)
+
+        def unit(match):
+            amount = int(match.group(1))
+            one, many = w["units"][match.group(2)]
+            return f"{amount} {one if abs(amount) == 1 else many}"
+        return _UNIT.sub(unit, str(value))
 
     def label(self, step: TraceStep) -> str:
         return step.label.get(self.lang) or step.label.get("en") or step.name.replace("_", " ")
 
-    def param_label(self, name: str) -> str:
-        if self.checked and name in self.checked.parameters:
-            label = self.checked.parameters[name].label
-            if label:
-                return f"{label.get(self.lang) or label.get('en')} ({name})"
-        return name
+    def type_of(self, name: str) -> str:
+        if self.checked is None:
+            return ""
+        if name in self.checked.parameters:
+            return str(self.checked.parameters[name].type)
+        typ = self.checked.case_model.type
+        for part in name.split("."):
+            typ = T.strip_optional(typ)
+            if not isinstance(typ, T.Record) or typ.field(part) is None:
+                return ""
+            typ = typ.field(part)
+        return str(T.strip_optional(typ))
 
-    def source(self, text: str) -> str:
-        return f"  [{self.words['source']}: {text}]" if text else ""
+    def uses(self, step: TraceStep) -> list[tuple[str, object]]:
+        """What a step read, in the order the expression names it (only what this case needed, when known)."""
+        wanted = self.depends.get(f"{step.kind}:{step.name}") if self.depends is not None else None
+        uses = [(n, v) for n, v in step.uses if wanted is None or n in wanted]
+        if self.checked is not None:
+            uses = [(n, v) for n, v in uses if n not in self.checked.tables]
 
-    def header(self):
+        def position(pair):
+            found = re.search(rf"(?<![\w.]){re.escape(pair[0])}(?![\w])", step.expression)
+            return found.start() if found else len(step.expression)
+        return sorted(uses, key=position)
+
+    def add(self, depth: int, text: str) -> None:
+        self.lines.append("  " * depth + text)
+
+    def sourced(self, depth: int, source: str, assumption: str | None = None) -> None:
+        if source:
+            self.add(depth, f"{self.words['source']}: {source}")
+        if assumption:
+            self.add(depth, f"{self.words['assumption']}: {assumption}")
+
+    # -- parts -------------------------------------------------------------------
+    def header(self) -> None:
         d, w = self.decision, self.words
         info = d.ruleset
-        until = info.effective_until.isoformat() if info.effective_until else w["open"]
-        self.lines.append(f"{w['decision']} {w['under']} {info.id} {info.version} "
-                          f"({w['in_force']} {info.effective_from.isoformat()} {w['until']} {until})")
+        key = "decision" if info.effective_until else "decision_open"
+        self.add(0, w[key].format(ruleset=info.id, version=info.version, start=info.effective_from.isoformat(),
+                                  end=info.effective_until.isoformat() if info.effective_until else ""))
         outputs = d.outputs
         if d.eligible:
-            rate = f", {w['rate']} {_shown(outputs.get('rate'), 'percent', w)}" if outputs.get("rate") else ""
-            self.lines.append(f"{w['eligible']}: {w['subsidy']} EUR {outputs.get('subsidy')} {w['of_cost']} "
-                              f"EUR {outputs.get('eligible_cost')}{rate}; {w['own']} EUR {outputs.get('own_contribution')}.")
+            rate = w["rate"].format(rate=self.value(outputs["rate"], "percent")) if outputs.get("rate") else ""
+            self.add(0, w["eligible"].format(subsidy=self.value(outputs.get("subsidy"), "money"),
+                                             cost=self.value(outputs.get("eligible_cost"), "money"), rate=rate,
+                                             own=self.value(outputs.get("own_contribution"), "money")))
         else:
-            self.lines.append(f"{w['not_eligible']}.")
-            self.lines.append(f"{w['reasons']}:")
+            one, many = w["not_eligible"]
+            self.add(0, (one if len(d.reasons) == 1 else many).format(count=len(d.reasons)))
             for reason in d.reasons:
-                self.lines.append(f"  - {reason.message}  [{reason.code}]")
+                self.add(1, f"- {reason.message}  [{reason.code}]")
         if d.notes:
-            self.lines.append(f"{w['notes']}:")
+            self.add(0, w["notes"])
             for note in d.notes:
-                self.lines.append(f"  - {note.message}  [{note.code}]")
+                self.add(1, f"- {note.message}  [{note.code}]")
 
-    def conditions(self):
-        steps = [s for s in self.trace.steps if s.kind == "condition"]
+    def read_values(self, step: TraceStep, depth: int) -> None:
+        """The values a condition or note looked at: rules by their label, the rest by name."""
+        for name, used in self.uses(step):
+            rule = self.steps.get(("rule", name))
+            if rule is not None:
+                self.add(depth, f"{self.label(rule)} {self.words['is']} {self.value(used, rule.type)}")
+            else:
+                self.leaf(name, used, depth)
+
+    def verdict(self, step: TraceStep, depth: int) -> None:
+        w = self.words
+        if step.kind == "condition":
+            mark, outcome, when = ("[x]", w["not_met"], w["fails_when"]) if step.outcome == "failed" else (
+                "[v]", w["met"], w["fails_when"])
+        else:
+            mark, outcome, when = ("[!]", w["applies"], w["applies_when"]) if step.outcome == "applies" else (
+                "[ ]", w["does_not_apply"], w["applies_when"])
+        self.add(depth, f"{mark} {self.label(step)}: {outcome}  [{step.name}]")
+        self.add(depth + 3, f"{when} {step.expression}")
+        self.read_values(step, depth + 3)
+        self.sourced(depth + 3, step.source)
+
+    def conditions(self) -> None:
+        steps = [s for s in self.steps.values() if s.kind == "condition"]
         if not steps:
             return
-        self.lines.append("")
-        self.lines.append(f"{self.words['conditions']}:")
+        failed = sum(1 for s in steps if s.outcome == "failed")
+        self.add(0, "")
+        self.add(0, (self.words["conditions"] if failed else self.words["all_met"]).format(failed=failed,
+                                                                                         count=len(steps)))
         for step in steps:
-            failed = step.outcome == "failed"
-            mark = "x" if failed else "v"
-            verdict = self.words["not_met"] if failed else self.words["met"]
-            self.lines.append(f"  [{mark}] {step.name.replace('_', ' ')}: {verdict}{self.source(step.source)}")
-            self.lines.append(f"        {self.words['because']}: {step.expression}")
-            for name, value in step.uses:
-                if ("rule", name) in self.steps:
-                    inner = self.steps[("rule", name)]
-                    self.lines.append(f"        {self.label(inner)} {self.words['is']} {_shown(value, inner.type, self.words)}")
-                elif self.checked is None or name not in self.checked.tables:
-                    self.lines.append(f"        {name} {self.words['is']} "
-                                      f"{_shown(value, _type_of_use(name, self.checked), self.words)}")
+            self.verdict(step, 1)
 
-    def rule(self, step: TraceStep, depth: int):
-        pad = "  " * depth
-        value = _shown(step.value, step.type, self.words)
-        if step.name in self.shown:
-            self.lines.append(f"{pad}{self.label(step)} {self.words['is']} {value} ({self.words['see_above']})")
+    def leaf(self, name: str, used, depth: int) -> None:
+        """A parameter (label, name, value, source) or a figure of the application."""
+        w = self.words
+        if self.checked is not None and name in self.checked.parameters:
+            parameter = self.checked.parameters[name]
+            label = parameter.label.get(self.lang) or parameter.label.get("en")
+            shown = f"{label} ({name})" if label else name
+            value = self.value(used, str(parameter.type))
+            if "parameter:" + name in self.shown:
+                self.add(depth, f"{shown} {w['is']} {value} ({w['see_above']})")
+                return
+            self.shown.add("parameter:" + name)
+            self.add(depth, f"{shown} {w['is']} {value}")
+            self.sourced(depth + 2, parameter.source, parameter.assumption)
+        else:
+            self.add(depth, f"{name} {w['is']} {self.value(used, self.type_of(name))} ({w['from_case']})")
+
+    def rule(self, step: TraceStep, depth: int, name: str | None = None) -> None:
+        w = self.words
+        title = name or self.label(step)
+        value = self.value(step.value, step.type)
+        key = f"{step.kind}:{step.name}"
+        if key in self.shown:
+            self.add(depth, f"{title} {w['is']} {value} ({w['see_above']})")
             return
-        self.shown.add(step.name)
-        self.lines.append(f"{pad}{self.label(step)} {self.words['is']} {value}{self.source(step.source)}")
-        self.lines.append(f"{pad}    = {step.expression}")
-        for name, used in step.uses:
-            inner = self.steps.get(("rule", name))
+        if self.deepest is not None and depth > self.deepest:
+            self.add(depth, f"{title} {w['is']} {value}")
+            return
+        self.shown.add(key)
+        self.add(depth, f"{title} {w['is']} {value}")
+        self.add(depth + 2, f"= {step.expression}")
+        self.sourced(depth + 2, step.source, self.assumption(step))
+        for used_name, used in self.uses(step):
+            inner = self.steps.get(("rule", used_name))
             if inner is not None:
                 self.rule(inner, depth + 1)
-            elif self.checked is not None and name in self.checked.parameters:
-                parameter = self.checked.parameters[name]
-                self.lines.append(f"{pad}  {self.param_label(name)} {self.words['is']} "
-                                  f"{_shown(used, str(parameter.type), self.words)}{self.source(parameter.source)}")
-            elif self.checked is not None and name in self.checked.tables:
-                continue
             else:
-                typ = _type_of_use(name, self.checked)
-                shown = used if isinstance(used, str) and used.endswith(("items", "item")) else _shown(used, typ, self.words)
-                self.lines.append(f"{pad}  {name} {self.words['is']} {shown} ({self.words['from_case']})")
+                self.leaf(used_name, used, depth + 1)
 
-    def amounts(self):
-        self.lines.append("")
-        self.lines.append(f"{self.words['amounts']}:")
-        for step in self.trace.steps:
-            if step.kind != "output":
-                continue
-            target = self.steps.get(("rule", step.expression))
-            if target is not None:
-                self.rule(target, 1)
-            else:
-                self.lines.append(f"  {step.name.replace('_', ' ')} {self.words['is']} "
-                                  f"{_shown(step.value, step.type, self.words)}")
-                self.lines.append(f"      = {step.expression}")
-                for name, _ in step.uses:
-                    inner = self.steps.get(("rule", name))
-                    if inner is not None:
-                        self.rule(inner, 2)
+    def assumption(self, step: TraceStep) -> str | None:
+        if self.checked is None or step.kind != "rule" or step.name not in self.checked.rules:
+            return None
+        return self.checked.rules[step.name].assumption
+
+    def output(self, step: TraceStep, depth: int) -> None:
+        target = self.steps.get(("rule", step.expression))
+        if target is not None:
+            self.rule(target, depth)
+        else:
+            self.rule(step, depth, f"{step.name} ({self.words['in_decision']})")
+
+    def amounts(self) -> None:
+        self.add(0, "")
+        self.add(0, self.words["amounts"])
+        for step in self.steps.values():
+            if step.kind == "output":
+                self.output(step, 1)
 
     def render(self) -> str:
         self.header()
-        if self.trace is not None:
+        if self.steps:
             self.conditions()
             self.amounts()
         return "\n".join(self.lines) + "\n"
 
 
-def render_decision(decision: Decision, lang: str = "en", checked: CheckedRuleSet | None = None) -> str:
+def render_decision(decision: Decision, lang: str = "en", checked: CheckedRuleSet | None = None,
+                    depends: dict | None = None) -> str:
     """A decision (with its trace, when it has one) as indented text in English or Dutch."""
-    return _Renderer(decision, lang, checked).render()
+    return _Renderer(decision, lang, checked, depends).render()
+
+
+def render_steps(decision: Decision, keys, lang: str = "en", checked: CheckedRuleSet | None = None,
+                 depends: dict | None = None, depth: int = 0, levels: int | None = None) -> str:
+    """Part of an explanation: the trace below some outputs, conditions or notes, given as (kind, name);
+    with `levels`, rules that many levels down are shown by their value only."""
+    renderer = _Renderer(decision, lang, checked, depends, None if levels is None else depth + levels - 1)
+    for kind, name in keys:
+        step = renderer.steps.get((kind, name))
+        if step is None:
+            continue
+        if kind == "output":
+            renderer.output(step, depth)
+        elif kind in ("condition", "note"):
+            renderer.verdict(step, depth)
+        else:
+            renderer.rule(step, depth)
+    return "\n".join(renderer.lines) + ("\n" if renderer.lines else "")

@@ -215,9 +215,10 @@ def _unexpected_token(text: str, error: lark.UnexpectedToken, place: Place) -> D
     if before and (before[-1].isalnum() or before[-1] in "_)]%'\"") and token.type in _VALUE_STARTS:
         if token.type == "NAME" and before[-1].isdigit():
             return Diagnostic("syntax", f"unexpected '{token}' after a number", place(token.start_pos),
-                              "write durations as 14 days, 3 months or 1 year, rates as 30 % and money as EUR 100")
+                              "write durations as 30 days, 3 months or 1 year, rates as 30 % and money as EUR 100")
         return Diagnostic("syntax", f"'{token}' follows a value with no operator in between", place(token.start_pos),
-                          "put an operator such as +, *, == or and between them; a name is one word, its parts joined by _")
+                          "put an operator such as +, *, == or and between them; "
+                          "a name is one word, its parts joined by _")
     return Diagnostic("syntax", f"unexpected '{token}'; expected {_expected_words(error.expected)}",
                       place(token.start_pos))
 

@@ -18,7 +18,7 @@ _PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 
 
 
 def _money_literal(value) -> str:
-    """EUR 7500 and EUR 7500.00 print alike: whole euros without cents, else two decimals."""
+    """EUR 100 and EUR 100.00 print alike: whole euros without cents, else two decimals."""
     if value == value.to_integral_value():
         return f"EUR {int(value)}"
     return f"EUR {value.quantize(Decimal('0.01')) if value == value.quantize(Decimal('0.01')) else value}"

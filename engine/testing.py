@@ -1,29 +1,52 @@
-"""Test cases written as data beside the rules: YAML in, pass/fail with the why.
+"""Test cases written as data beside the rules: test files -> results, problems and coverage.
 
-A test file holds `tests:`, each a case (a file next to it or written inline),
-optional `with:` changes to that case (dotted paths, for boundaries), an
-optional `on:` date, and `expect:` (decision fields, reason and note codes,
-the version chosen) or `expect_error:` (the JSON paths of input errors).
-Each test runs under the version in force on its date.
+A test file (`schemas/tests.schema.json`) holds `tests:`, each a case (a file
+next to it or written inline), optional `with:` changes to that case (dotted
+paths, for boundaries), an optional `on:` date, and `expect:` (decision
+fields, reason and note codes, the version chosen) or `expect_error:` (the
+JSON paths of input errors). Each test runs under the version in force on
+its date.
+
+    read_tests   test file -> TestCases, or problems at file:line:col
+    check_tests  TestCases x versions -> what `validate` reports about them
+    run_test     RuleBook x TestCase -> TestResult (with what the decision depended on)
+    coverage     RuleBook x TestResults -> what no test exercises
 """
 from __future__ import annotations
 
 import copy
+import difflib
+import operator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .case import _exact_yaml, parse_case_text
+import yaml
+
+from . import nodes
+from .case import _exact_yaml, case_model, parse_case_text
+from .check import CheckedRuleSet
+from .compile import ELIGIBLE_SLOT
 from .diagnostics import CaseError, Diagnostic, KmoRulesError, RulesError
-from .evaluate import Decision, evaluate_case
-from .load import PosDict, PosList, read_yaml
+from .evaluate import Decision, check_case, evaluate_case
+from .load import PosDict, PosList, RuleFile, check_shape, key_span, locate, read_yaml
 from .pipeline import RuleBook
+from .source import RuleSource
 from .span import Span, format_json_path
+from .values import add_duration, end_of_year, round_cents, sub_duration
+from .versions import bundled_schemas_dir, shown_path
+
+TESTS_SCHEMA = "tests.schema.json"
+COVERED_KINDS = ("condition", "note", "rule", "parameter")
 
 
 @dataclass(frozen=True)
 class TestCase:
+    """One test as read from its file: the case with `with:` applied, and what it expects."""
+
+    __test__ = False  # not a pytest class
+
     name: str
     file: str
     span: Span
@@ -31,17 +54,48 @@ class TestCase:
     on: date | None
     expect: dict
     expect_error: tuple[str, ...] | None
+    spans: dict = field(default_factory=dict, compare=False, repr=False)  # "case", "with:<path>", "expect:<key>"
+    case_doc: object = field(default=None, compare=False, repr=False)  # the case with positions, to point into it
 
 
 @dataclass(frozen=True)
 class TestResult:
+    """A test run: passed or not, why not, and what the decision depended on."""
+
+    __test__ = False
+
     test: TestCase
     passed: bool
     failures: tuple[str, ...] = ()
     decision: Decision | None = None
     version: str | None = None
-    fired: frozenset = field(default_factory=frozenset)  # rules and parameters this test exercised
+    exercised: frozenset = field(default_factory=frozenset)  # "rule:x", "parameter:y", "condition:z", "note:n"
+    depends: dict = field(default_factory=dict, repr=False)  # "rule:x" -> names its value depended on
+    wrong: tuple[str, ...] = ()  # the decision fields that differ from what was expected
 
+
+@dataclass(frozen=True)
+class Unexercised:
+    """A rule, condition, note or parameter that no test exercises."""
+
+    kind: str
+    name: str
+    span: Span
+    versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CoverageGroup:
+    """What the tests of one version (or of all, when `version` is None) leave unexercised."""
+
+    version: str | None
+    tests: int
+    totals: dict  # kind -> how many there are
+    missing: tuple[Unexercised, ...]
+    untested: tuple[str, ...] = ()  # versions no test runs under
+
+
+# -- reading -------------------------------------------------------------------
 
 def _plain(value):
     """Positioned YAML data -> plain dicts and lists, numbers exact."""
@@ -68,6 +122,164 @@ def _set_path(case, path: str, value) -> None:
         target[last] = value
 
 
+def find_test_files(rules_dir: Path) -> list[Path]:
+    """Test files live in a `tests/` folder beside the rule files."""
+    return sorted(rules_dir.glob("tests/*.yaml")) + sorted(rules_dir.glob("*/tests/*.yaml"))
+
+
+def _read_case_file(path: Path, shown: str, at: Span) -> tuple[object, object, list[Diagnostic]]:
+    """A case file -> (raw case, the same with positions, problems)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        case = parse_case_text(text)
+    except OSError as error:
+        return None, None, [Diagnostic("test-case", f"cannot read the case file {shown}: {error.strerror}", at)]
+    except ValueError as error:  # JSON errors
+        return None, None, [Diagnostic("test-case", f"the case file {shown} is not valid JSON: {error}", at)]
+    except yaml.YAMLError:  # read again below, for the position of the mistake
+        case = None
+    doc, problems = read_yaml(text, shown_path(path))
+    if case is None:
+        return None, None, problems or [Diagnostic("test-case", f"the case file {shown} cannot be read", at)]
+    return case, doc, []
+
+
+def read_tests(path: Path, shown: str | None = None) -> tuple[list[TestCase], list[Diagnostic]]:
+    """A test file -> its test cases (cases read and `with:` applied), or problems with file:line:col."""
+    shown = shown or shown_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return [], [Diagnostic("test-file", f"cannot read the test file: {error}", Span(shown, 1, 1))]
+    doc, problems = read_yaml(text, shown)
+    if problems or doc is None:
+        return [], problems or [Diagnostic("test-file", "the test file is empty", Span(shown, 1, 1))]
+    problems = check_shape(RuleFile(shown, text, doc), bundled_schemas_dir() / TESTS_SCHEMA)
+    entries = doc.get("tests") if isinstance(doc, PosDict) else None
+    if not isinstance(entries, PosList):
+        return [], problems
+    out = []
+    for i, entry in enumerate(entries):
+        span = entries.value_locs[i].span
+        if any(span.line <= p.span.line <= span.end_line for p in problems) or not isinstance(entry, PosDict):
+            continue  # a test of the wrong shape is reported above and not read
+        spans = {"case": entry.value_locs["case"].span}
+        raw = entry["case"]
+        if isinstance(raw, str):
+            case, case_doc, found = _read_case_file(path.parent / raw, raw, spans["case"])
+            if found:
+                problems += found
+                continue
+        else:
+            case, case_doc = _plain(raw), raw
+        case = copy.deepcopy(case)
+        changes = entry.get("with") or PosDict()
+        for key, value in changes.items():
+            spans[f"with:{key}"] = changes.value_locs[key].span
+            spans[f"with-key:{key}"] = changes.key_spans[key]
+            try:
+                _set_path(case, str(key), _plain(value))
+            except (KeyError, IndexError, ValueError, TypeError, AttributeError):
+                problems.append(Diagnostic("test-with", f"cannot set {key} in the case of test '{entry['name']}'",
+                                           changes.key_spans[key], "a path names fields from the top of the case, "
+                                           "such as project.costs.fee or enterprise.prior_aid.0.amount"))
+        on = None
+        if entry.get("on") is not None:
+            try:
+                on = date.fromisoformat(str(entry["on"]))
+            except ValueError:
+                problems.append(Diagnostic("test-date", f"on: '{entry['on']}' is not a real date",
+                                           entry.value_locs["on"].span))
+                continue
+        expect = entry.get("expect") or PosDict()
+        for key in expect:
+            spans[f"expect:{key}"] = expect.key_spans[key]
+            if isinstance(expect[key], PosList):
+                for j, code in enumerate(expect[key]):
+                    spans[f"expect:{key}:{code}"] = expect[key].value_locs[j].span
+        expect_error = entry.get("expect_error")
+        out.append(TestCase(str(entry["name"]), shown, span, case, on, _plain(expect),
+                            tuple(str(p) for p in expect_error) if expect_error is not None else None,
+                            spans, case_doc))
+    return out, problems
+
+
+# -- checking (for validate) -----------------------------------------------------
+
+def day_of(test: TestCase) -> date | None:
+    """The date that picks a test's version: its `on:`, else the case's application date."""
+    if test.on is not None:
+        return test.on
+    try:
+        return date.fromisoformat(str(test.case["application_date"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _problem_span(test: TestCase, path: tuple, unknown: bool = False) -> Span:
+    """Where to point for a problem at a JSON path of a test's case: the `with:` line that set it, else the
+    field in the case (its name, when the field is unknown)."""
+    dotted = ".".join(str(p) for p in path)
+    for key, span in test.spans.items():
+        if key.startswith("with:") and (dotted == key[5:] or dotted.startswith(key[5:] + ".")):
+            return span
+        if key.startswith("with-key:") and key[9:].startswith(dotted + "."):
+            return span  # the path made a field the case does not have
+    if test.case_doc is not None:
+        at = key_span(test.case_doc, list(path[:-1]), path[-1]) if unknown and path else None
+        return at or locate(test.case_doc, list(path)) or test.spans["case"]
+    return test.spans["case"]
+
+
+def _close(name: str, known) -> str | None:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def check_tests(sources: list[RuleSource], tests: list[TestCase]) -> list[Diagnostic]:
+    """Each test against the version it runs under: its case fits the case schema, its expectations exist."""
+    book = RuleBook(Path("."), sources)
+    found: list[Diagnostic] = []
+    versions = [s.version for s in sources]
+    for test in tests:
+        day = day_of(test)
+        if day is None:
+            found.append(Diagnostic("test-date", f"test '{test.name}' has no date: its case lacks a valid "
+                                    "application_date and the test has no 'on:'", test.spans["case"]))
+            continue
+        try:
+            source = book.source_on(day)
+        except KmoRulesError as error:
+            found.append(Diagnostic("test-date", f"test '{test.name}': {error}", test.span))
+            continue
+        if test.expect_error is None:
+            _, problems = case_model(source.case_schema).coerce(test.case)
+            for problem in problems:
+                unknown = problem.message.startswith("unknown field")
+                found.append(Diagnostic("test-case", f"the case of test '{test.name}' does not fit the case schema: "
+                                        f"{problem}", _problem_span(test, problem.path, unknown)))
+        fields = {"version", "eligible", "reasons", "notes", *source.outputs}
+        for key, expected in test.expect.items():
+            at = test.spans.get(f"expect:{key}", test.span)
+            if key not in fields:
+                found.append(Diagnostic("test-expect", f"test '{test.name}' expects '{key}', which the decisions "
+                                        f"of version {source.version} do not have", at, _close(key, fields)))
+            elif key == "version" and str(expected) not in versions:
+                found.append(Diagnostic("test-expect", f"test '{test.name}' expects version '{expected}', "
+                                        "which does not exist", at, _close(str(expected), versions)))
+            elif key in ("reasons", "notes"):
+                known = source.conditions if key == "reasons" else source.notes
+                what = "condition" if key == "reasons" else "note"
+                for code in expected or ():
+                    if str(code) not in known:
+                        found.append(Diagnostic("test-expect", f"test '{test.name}' expects the {what} '{code}', "
+                                                f"which version {source.version} does not have",
+                                                test.spans.get(f"expect:{key}:{code}", at), _close(str(code), known)))
+    return found
+
+
+# -- running -------------------------------------------------------------------
+
 def _numeric(text) -> Decimal | None:
     if isinstance(text, bool) or text is None:
         return None
@@ -77,7 +289,7 @@ def _numeric(text) -> Decimal | None:
         return None
 
 
-def _same(expected, actual, key: str) -> bool:
+def _same(expected, actual) -> bool:
     if isinstance(expected, str) and expected.strip().endswith("%") and actual is not None:
         number = _numeric(expected)
         return number is not None and _numeric(actual) == number / 100
@@ -87,68 +299,38 @@ def _same(expected, actual, key: str) -> bool:
     return str(expected) == str(actual) if expected is not None and actual is not None else expected == actual
 
 
-def read_tests(path: Path, shown: str) -> tuple[list[TestCase], list[Diagnostic]]:
-    """A test file -> its test cases (cases read and `with:` applied), or problems with file:line."""
-    doc, problems = read_yaml(path.read_text(encoding="utf-8"), shown)
-    if problems or doc is None:
-        return [], problems or [Diagnostic("test-file", "the test file is empty", Span(shown, 1, 1))]
-    tests_list = doc.get("tests") if isinstance(doc, PosDict) else None
-    if not isinstance(tests_list, PosList):
-        return [], [Diagnostic("test-file", "a test file holds 'tests:', a list of tests", getattr(doc, "span", Span(shown, 1, 1)))]
-    out = []
-    for i, entry in enumerate(tests_list):
-        span = tests_list.value_locs[i].span
-        if not isinstance(entry, PosDict):
-            problems.append(Diagnostic("test-file", "each test is a mapping with name, case and expect", span))
-            continue
-        unknown = set(entry) - {"name", "case", "with", "on", "expect", "expect_error", "description"}
-        for key in sorted(unknown):
-            problems.append(Diagnostic("test-file", f"unknown field '{key}' in a test (allowed: name, case, with, on, "
-                                       "expect, expect_error, description)", entry.key_spans[key]))
-        name = str(entry.get("name") or f"test {i + 1}")
-        raw = entry.get("case")
-        if isinstance(raw, str):
-            case_path = (path.parent / raw)
-            try:
-                case = parse_case_text(case_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as error:
-                problems.append(Diagnostic("test-file", f"cannot read the case file {raw}: {error}", entry.value_locs["case"].span))
-                continue
-        elif isinstance(raw, PosDict):
-            case = _plain(raw)
-        else:
-            problems.append(Diagnostic("test-file", f"test '{name}' needs a case: a file name or the case itself", span))
-            continue
-        case = copy.deepcopy(case)
-        for key, value in (entry.get("with") or {}).items():
-            try:
-                _set_path(case, str(key), _plain(value))
-            except (KeyError, IndexError, ValueError, TypeError):
-                problems.append(Diagnostic("test-file", f"cannot set {key} in the case", entry["with"].key_spans[key]))
-        on = None
-        if entry.get("on") is not None:
-            try:
-                on = date.fromisoformat(str(entry["on"]))
-            except ValueError:
-                problems.append(Diagnostic("test-file", f"on: '{entry['on']}' is not a date", entry.value_locs["on"].span))
-        expect = _plain(entry.get("expect") or {})
-        expect_error = entry.get("expect_error")
-        if not expect and expect_error is None:
-            problems.append(Diagnostic("test-file", f"test '{name}' has no expect: (what must the decision be?)", span))
-        out.append(TestCase(name, shown, span, case, on, expect,
-                            tuple(str(p) for p in expect_error) if expect_error is not None else None))
-    return out, problems
+def _compare(test: TestCase, actual: dict, version: str) -> tuple[list[str], list[str]]:
+    """Expected against actual -> failure lines and the fields that differ."""
+    failures, wrong = [], []
+    for key, expected in test.expect.items():
+        if key in ("reasons", "notes"):
+            got = [r["code"] for r in actual[key]]
+            want = [str(x) for x in (expected or [])]
+            if sorted(got) != sorted(want):
+                failures.append(f"{key}: expected {want}, got {got}")
+                wrong.append(key)
+        elif key == "version":
+            if str(expected) != version:
+                failures.append(f"version: expected {expected}, got {version}")
+                wrong.append(key)
+        elif key not in actual:
+            failures.append(f"{key}: the decision has no such field")
+        elif not _same(expected, actual[key]):
+            failures.append(f"{key}: expected {expected}, got {actual[key]}")
+            wrong.append(key)
+    return failures, wrong
 
 
 def run_test(book: RuleBook, test: TestCase, *, lang: str = "en") -> TestResult:
     """One test case under the version in force on its date."""
+    day = day_of(test)
+    if day is None:
+        return TestResult(test, False, ("the case has no usable application_date and the test no 'on:'",))
     try:
-        day = test.on or date.fromisoformat(str(test.case["application_date"]))
         built = book.on(day)
-    except (KeyError, TypeError, ValueError) as error:
-        return TestResult(test, False, (f"the case has no usable application_date ({error}) and the test no 'on:'",))
     except KmoRulesError as error:
         return TestResult(test, False, (str(error),))
+    version = built.info.version
     try:
         decision = evaluate_case(built.compiled, built.info, test.case, explain=True, lang=lang)
     except CaseError as error:
@@ -157,40 +339,272 @@ def run_test(book: RuleBook, test: TestCase, *, lang: str = "en") -> TestResult:
             missing = [p for p in test.expect_error if p not in paths]
             if missing:
                 return TestResult(test, False, (f"expected input errors at {', '.join(missing)}; got: "
-                                                + "; ".join(str(p) for p in error.problems),), version=built.info.version)
-            return TestResult(test, True, version=built.info.version)
+                                                + "; ".join(str(p) for p in error.problems),), version=version)
+            return TestResult(test, True, version=version)
         return TestResult(test, False, ("the case was refused as input: " + "; ".join(str(p) for p in error.problems),),
-                          version=built.info.version)
+                          version=version)
     except RulesError as error:
-        return TestResult(test, False, (str(error),), version=built.info.version)
+        return TestResult(test, False, (str(error),), version=version)
     if test.expect_error is not None:
-        return TestResult(test, False, (f"expected input errors at {', '.join(test.expect_error)}, but a decision was made",),
-                          decision, built.info.version)
-    actual = decision.to_dict()
-    failures = []
-    for key, expected in test.expect.items():
-        if key in ("reasons", "notes"):
-            got = [r["code"] for r in actual[key]]
-            want = [str(x) for x in (expected or [])]
-            if sorted(got) != sorted(want):
-                failures.append(f"{key}: expected {want}, got {got}")
-        elif key == "version":
-            if str(expected) != built.info.version:
-                failures.append(f"version: expected {expected}, got {built.info.version}")
-        elif key not in actual:
-            failures.append(f"{key}: the decision has no such field")
-        elif not _same(expected, actual[key], key):
-            failures.append(f"{key}: expected {expected}, got {actual[key]}")
-    fired = set()
-    if decision.explanation:
-        for step in decision.explanation.steps:
-            fired.add(f"{step.kind}:{step.name}")
-            for used, _ in step.uses:
-                fired.add(used)
-    return TestResult(test, not failures, tuple(failures), decision, built.info.version, frozenset(fired))
+        return TestResult(test, False, (f"expected input errors at {', '.join(test.expect_error)}, "
+                                        "but a decision was made",), decision, version)
+    failures, wrong = _compare(test, decision.to_dict(), version)
+    compiled = built.compiled
+    case = check_case(compiled, test.case)
+    values = compiled.decide(case)
+    depends = depends_on(compiled.checked, case, values, compiled.slot_index)
+    return TestResult(test, not failures, tuple(failures), decision, version,
+                      _exercised(compiled.checked, depends, values, compiled.slot_index), depends, tuple(wrong))
 
 
-def find_test_files(rules_dir: Path) -> list[Path]:
-    """Test files live in a `tests/` folder beside the rule files."""
-    found = sorted(rules_dir.glob("tests/*.yaml")) + sorted(rules_dir.glob("*/tests/*.yaml"))
-    return found
+def _exercised(checked: CheckedRuleSet, depends: dict, values: tuple, index: dict) -> frozenset:
+    """The rules and parameters a decision depended on, its failed conditions and its applying notes."""
+    out = set()
+    todo = [f"{kind}:{name}" for kind, section in (("condition", checked.conditions), ("note", checked.notes),
+                                                    ("output", checked.outputs)) for name in section]
+    for key in todo:
+        kind, _, name = key.partition(":")
+        if kind in ("condition", "note") and values[index[key]]:
+            out.add(key)
+        for used in depends.get(key, ()):
+            if used in checked.rules and f"rule:{used}" not in out:
+                out.add(f"rule:{used}")
+                todo.append(f"rule:{used}")
+            elif used in checked.parameters:
+                out.add(f"parameter:{used}")
+    return frozenset(out)
+
+
+# -- what a decision depended on -----------------------------------------------------
+
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge}
+
+
+class _Depends:
+    """Follow one evaluated case through the expressions: the branches taken, the names they read.
+
+    `if`, `and`, `or` and `coalesce` read only what their outcome needed, so a
+    parameter on a branch the case did not take was not used.
+    """
+
+    def __init__(self, checked: CheckedRuleSet, case: dict, values: tuple, index: dict):
+        self.checked, self.case, self.values, self.index = checked, case, values, index
+
+    def binding(self, expr):
+        return self.checked.bindings.get(id(expr))
+
+    def value(self, expr, env: dict):
+        binding = self.binding(expr)
+        match expr:
+            case nodes.Literal(value=value):
+                return value
+            case nodes.Name(name=name):
+                kind = binding[0]
+                if kind == "input":
+                    return self.case[name]
+                if kind == "param":
+                    return self.checked.parameters[binding[1]].value
+                if kind == "table":
+                    return tuple(self.checked.tables[name].rows)
+                if kind == "rule":
+                    return self.values[self.index["rule:" + name]]
+                if kind == "var":
+                    return env[name]
+                if kind == "eligible":
+                    return self.values[self.index[ELIGIBLE_SLOT]]
+                return name  # an enum value
+            case nodes.Field(subject=subject, name=name):
+                if binding and binding[0] == "param":
+                    return self.checked.parameters[binding[1]].value
+                return self.value(subject, env)[name]
+            case nodes.Index(subject=subject, key=key):
+                return self.checked.tables[self.binding(subject)[1]].rows[self.value(key, env)]
+            case nodes.Negate(operand=operand):
+                return -self.value(operand, env)
+            case nodes.Binary(op=op, left=left, right=right):
+                a, b = self.value(left, env), self.value(right, env)
+                if isinstance(a, date) and not isinstance(b, date):
+                    return add_duration(a, b) if op == "+" else sub_duration(a, b)
+                if isinstance(b, date) and not isinstance(a, date):
+                    return add_duration(b, a)
+                if isinstance(a, date):
+                    return (a - b).days
+                return {"+": operator.add, "-": operator.sub, "*": operator.mul,
+                        "/": lambda x, y: Decimal(x) / y}[op](a, b)
+            case nodes.Compare(op=op, left=left, right=right):
+                return _COMPARE[op](self.value(left, env), self.value(right, env))
+            case nodes.Member(item=item, container=container, negated=negated):
+                found = self.member(self.value(item, env), container, env)
+                return not found if negated else found
+            case nodes.And(left=left, right=right):
+                return self.value(left, env) and self.value(right, env)
+            case nodes.Or(left=left, right=right):
+                return self.value(left, env) or self.value(right, env)
+            case nodes.Not(operand=operand):
+                return not self.value(operand, env)
+            case nodes.If(condition=condition, then=then, otherwise=otherwise):
+                return self.value(then if self.value(condition, env) else otherwise, env)
+            case nodes.Call(function=function, args=args):
+                parts = [self.value(arg, env) for arg in args]
+                return {"min": lambda: min(parts), "max": lambda: max(parts), "round": lambda: round_cents(parts[0]),
+                        "year": lambda: parts[0].year, "end_of_year": lambda: end_of_year(parts[0]),
+                        "start_of_year": lambda: date(parts[0].year, 1, 1),
+                        "starts_with": lambda: parts[0].startswith(parts[1]),
+                        "coalesce": lambda: parts[1] if parts[0] is None else parts[0]}[function]()
+            case nodes.Aggregate(function=function, body=body, variable=variable, source=source, filter=condition):
+                items = [{**env, variable: item} for item in self.value(source, env)]
+                items = [scope for scope in items if condition is None or self.value(condition, scope)]
+                results = [self.value(body, scope) for scope in items]
+                if function == "sum":
+                    return sum(results, Decimal(0))
+                if function == "count":
+                    return sum(1 for r in results if r)
+                return any(results) if function == "any" else all(results)
+            case nodes.ListOf(items=items):
+                return tuple(self.value(item, env) for item in items)
+        raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
+
+    def member(self, item, container, env) -> bool:
+        binding = self.binding(container)
+        if binding and binding[0] == "table":
+            table = self.checked.tables[binding[1]]
+            if table.key_prefix:
+                return item is not None and item.startswith(tuple(table.rows))
+            return item in table.rows
+        return item in self.value(container, env)
+
+    def names(self, expr, env: dict | None, out: set) -> None:
+        """Add the names `expr` read for this case to `out`; with env None, every name it could read."""
+        binding = self.binding(expr)
+
+        def taken(test, check=bool) -> bool | None:
+            if env is None:
+                return None
+            try:
+                return check(self.value(test, env))
+            except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError):
+                return None
+
+        match expr:
+            case nodes.Name(name=name):
+                if binding and binding[0] in ("input", "table", "rule"):
+                    out.add(name)
+                elif binding and binding[0] == "param":
+                    out.add(binding[1])
+            case nodes.Field(subject=subject):
+                if binding and binding[0] == "param":
+                    out.add(binding[1])
+                    return
+                root = subject
+                while isinstance(root, nodes.Field):
+                    root = root.subject
+                if isinstance(root, nodes.Name) and (self.binding(root) or ("",))[0] == "input":
+                    out.add(_dotted(expr))
+                else:
+                    self.names(subject, env, out)
+            case nodes.And(left=left, right=right) | nodes.Or(left=left, right=right):
+                self.names(left, env, out)
+                outcome = taken(left)
+                if outcome is None or outcome == isinstance(expr, nodes.And):
+                    self.names(right, env, out)
+            case nodes.If(condition=condition, then=then, otherwise=otherwise):
+                self.names(condition, env, out)
+                outcome = taken(condition)
+                for branch, wanted in ((then, True), (otherwise, False)):
+                    if outcome is None or outcome == wanted:
+                        self.names(branch, env, out)
+            case nodes.Call(function="coalesce", args=(first, second)):
+                self.names(first, env, out)
+                if taken(first, lambda value: value is None) is not False:
+                    self.names(second, env, out)
+            case nodes.Aggregate(body=body, source=source, filter=condition):
+                self.names(source, env, out)
+                for part in (body, condition):
+                    if part is not None:
+                        self.names(part, None, out)
+            case _:
+                for child in _children(expr):
+                    self.names(child, env, out)
+
+
+def _children(expr) -> tuple:
+    match expr:
+        case nodes.Index(subject=a, key=b) | nodes.Binary(left=a, right=b) | nodes.Compare(left=a, right=b) | \
+                nodes.Member(item=a, container=b):
+            return (a, b)
+        case nodes.Negate(operand=a) | nodes.Not(operand=a):
+            return (a,)
+        case nodes.Call(args=args):
+            return tuple(args)
+        case nodes.ListOf(items=items):
+            return tuple(items)
+    return ()
+
+
+def _dotted(expr) -> str:
+    if isinstance(expr, nodes.Field):
+        return f"{_dotted(expr.subject)}.{expr.name}"
+    return expr.name
+
+
+def depends_on(checked: CheckedRuleSet, case: dict, values: tuple, index: dict) -> dict[str, tuple[str, ...]]:
+    """A checked version x an evaluated case -> for each definition ("rule:x"), the names its value depended on.
+
+    Failed conditions and applying notes also depend on what their message shows.
+    """
+    walk = _Depends(checked, case, values, index)
+    out = {}
+    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
+                          ("output", checked.outputs)):
+        for name, definition in section.items():
+            found: set = set()
+            walk.names(definition.expr, {}, found)
+            if kind in ("condition", "note") and values[index[f"{kind}:{name}"]]:
+                for template in definition.messages.values():
+                    for part in template.parts:
+                        if not isinstance(part, str):
+                            walk.names(part, {}, found)
+            out[f"{kind}:{name}"] = tuple(sorted(found))
+    return out
+
+
+# -- coverage --------------------------------------------------------------------
+
+def _items(source: RuleSource) -> dict[str, dict]:
+    return {"condition": source.conditions, "note": source.notes, "rule": source.rules,
+            "parameter": source.parameters}
+
+
+def coverage(book: RuleBook, results: list[TestResult], *, per_version: bool = False) -> list[CoverageGroup]:
+    """What no test exercises: a rule or parameter no decision depended on, a condition no test makes
+    fail, a note no test makes apply; for each definition as written (a parameter set anew by a later
+    version must be exercised again), or for each version."""
+    by_version: dict[str, set] = {s.version: set() for s in book.sources}
+    counts: dict[str, int] = {s.version: 0 for s in book.sources}
+    for result in results:
+        if result.version in by_version:
+            by_version[result.version] |= result.exercised
+            counts[result.version] += 1
+    groups = []
+    if per_version:
+        for source in book.sources:
+            missing = [Unexercised(kind, name, item.span, (source.version,))
+                       for kind, section in _items(source).items() for name, item in section.items()
+                       if f"{kind}:{name}" not in by_version[source.version]]
+            totals = {kind: len(section) for kind, section in _items(source).items()}
+            groups.append(CoverageGroup(source.version, counts[source.version], totals, tuple(missing)))
+        return groups
+    where: dict[tuple, tuple[Span, list[str]]] = {}  # each definition as written, and the versions it is in
+    for source in book.sources:
+        for kind, section in _items(source).items():
+            for name, item in section.items():
+                key = (kind, name, item.span.file, item.span.line, item.span.column)
+                where.setdefault(key, (item.span, []))[1].append(source.version)
+    missing = [Unexercised(kind, name, span, tuple(versions)) for (kind, name, *_), (span, versions) in where.items()
+               if not any(f"{kind}:{name}" in by_version[v] for v in versions)]
+    totals = {kind: sum(1 for key in where if key[0] == kind) for kind in COVERED_KINDS}
+    order = {kind: i for i, kind in enumerate(COVERED_KINDS)}
+    missing.sort(key=lambda u: (order[u.kind], u.span.file, u.span.line))
+    untested = tuple(version for version, count in counts.items() if count == 0)
+    return [CoverageGroup(None, len(results), totals, tuple(missing), untested)]

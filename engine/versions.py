@@ -165,7 +165,7 @@ def _check_timeline(versions: list[VersionFile]) -> list[Diagnostic]:
             elif current.follows != previous.version:
                 problems.append(Diagnostic("version-follows", f"version {current.version} follows '{current.follows}', "
                                            f"but the version in force just before it is {previous.version}",
-                                           doc.value_locs["follows"].span))
+                                           doc.value_locs["follows"].span, f"write follows: \"{previous.version}\""))
             if previous.effective_until is not None:
                 expected = current.effective_from - timedelta(days=1)
                 fix = f"end it on {expected}, or drop effective_until: a version ends the day before the next one starts"
@@ -305,6 +305,8 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
                     continue
                 rows = table_rows[name]
                 for op, entries in edit.items():
+                    if op == "source":
+                        continue
                     if op == "remove":
                         for i, row_key in enumerate(entries):
                             if rows.pop(str(row_key), None) is None:

@@ -9,17 +9,18 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.cli import run
-from engine.corpus import CorpusSpec, corpus_lines, generate_cases, year_spec
 from engine.diagnostics import CaseError
 from engine.evaluate import evaluate_case
 
 ROOT = Path(__file__).resolve().parent.parent
+import corpus  # noqa: E402  (benchmarks/corpus.py)
+from corpus import CorpusSpec, corpus_lines, generate_cases, year_spec  # noqa: E402
 
 
 def cli(*argv):
+    """`python benchmarks/corpus.py ARGS`, in memory."""
     out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), io.StringIO(""), out, err)
+    status = corpus.main(list(argv[1:]), out, err)
     return status, out.getvalue(), err.getvalue()
 
 

@@ -10,10 +10,10 @@ import pytest
 
 from engine.audit_render import render_impact_text
 from engine.cli import run
-from engine.corpus import corpus_lines, generate_cases, year_spec
 from engine.evaluate import evaluate_case
 from engine.impact import CaseInput, impact, read_cases
 from engine.pipeline import open_rules
+from corpus import corpus_lines, generate_cases, year_spec  # benchmarks/corpus.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "test_impact"

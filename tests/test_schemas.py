@@ -2,7 +2,6 @@
 import copy
 import json
 import random
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -12,8 +11,7 @@ import pytest
 from engine import CaseError, load_ruleset
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import cases as generated  # noqa: E402
+from corpus import generate_cases, year_spec  # noqa: E402
 
 SCHEMAS = ROOT / "schemas"
 
@@ -31,7 +29,7 @@ def _plain(value):
 def test_every_decision_fits_the_decision_schema():
     decisions = _schema("decision.schema.json")
     ruleset = load_ruleset(on=date(2024, 6, 1))
-    for case in generated.generate(300, seed=5):
+    for case in generate_cases(year_spec(300, 5, 2024)):
         for explain in (False, True):
             decision = ruleset.evaluate(case, explain=explain).to_dict()
             errors = list(decisions.iter_errors(_plain(decision)))
@@ -43,7 +41,7 @@ def test_the_case_schema_and_the_engine_agree_on_what_is_valid():
     case_schema = _schema("case.schema.json")
     ruleset = load_ruleset(on=date(2024, 6, 1))
     rng = random.Random(3)
-    base = [_plain(c) for c in generated.generate(40, seed=8)]
+    base = [_plain(c) for c in generate_cases(year_spec(40, 8, 2024))]
     checked = 0
     for case in base:
         for _ in range(8):

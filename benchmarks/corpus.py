@@ -1,5 +1,11 @@
 """Synthetic cases: (size, seed, period) -> a realistic, reproducible corpus of kmo-portefeuille applications.
 
+    python benchmarks/corpus.py N [--seed S] [--year YEAR | --from DATE --to DATE] [--out FILE.jsonl]
+
+writes N cases as JSON lines, for impact analyses (`kmo-rules diff A B --cases FILE`)
+and benchmarks. It is a tool beside the engine, not part of it: the shape of the
+corpus is knowledge about applicants, not about the rules.
+
 The mix follows the published scale of the scheme (about 90 % small
 enterprises; training far more frequent than advice; an average aid of about
 EUR 300 for a training and EUR 2,300 for advice under the 2024-2025 rules)
@@ -15,12 +21,15 @@ pick whole euro amounts.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import random
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Iterable, Iterator
 
 # The illustrative professional-competences list shipped with the rules (sample data, like the list itself).
@@ -248,3 +257,64 @@ def corpus_lines(cases: Iterable[dict]) -> Iterator[str]:
     """Cases -> JSON lines (without the line ends)."""
     for case in cases:
         yield case_json(case)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of cases")
+    return int(text)
+
+
+class _Arguments(argparse.ArgumentParser):
+    def error(self, message):
+        raise ValueError(f"{self.prog}: {message}")
+
+
+def main(argv=None, stdout=None, stderr=None) -> int:
+    """Write a corpus; exit status 0, or 2 with a message for bad arguments."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = _Arguments(prog="corpus.py", description="Write N realistic synthetic cases as JSON lines.")
+    parser.add_argument("size", type=_count, metavar="N", help="how many cases")
+    parser.add_argument("--seed", type=int, default=0, help="the same seed gives the same cases (default 0)")
+    period = parser.add_mutually_exclusive_group()
+    period.add_argument("--year", type=int, help="application dates in this calendar year (default: this year)")
+    period.add_argument("--from", dest="first_day", type=_day, metavar="DATE", help="first application date")
+    parser.add_argument("--to", dest="last_day", type=_day, metavar="DATE", help="last application date")
+    parser.add_argument("--out", type=Path, metavar="FILE", help="write to this file instead of standard output")
+    try:
+        args = parser.parse_args(argv)
+    except ValueError as error:
+        stderr.write(f"{error}\n")
+        return 2
+    if args.first_day is not None or args.last_day is not None:
+        if args.first_day is None or args.last_day is None:
+            stderr.write("corpus.py: --from and --to go together\n")
+            return 2
+        if args.last_day < args.first_day:
+            stderr.write(f"corpus.py: --to {args.last_day} lies before --from {args.first_day}\n")
+            return 2
+        spec = CorpusSpec(args.size, args.seed, args.first_day, args.last_day)
+    else:
+        spec = year_spec(args.size, args.seed, args.year if args.year is not None else date.today().year)
+    text = "".join(line + "\n" for line in corpus_lines(generate_cases(spec)))
+    if args.out is not None:
+        try:
+            args.out.write_text(text, encoding="utf-8")
+        except OSError as error:
+            stderr.write(f"corpus.py: cannot write {args.out}: {error.strerror or error}\n")
+            return 2
+    else:
+        stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
