@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from . import nodes
 from . import typesys as T
@@ -21,7 +20,6 @@ from .load import PosDict
 from .parsed import ParsedItem, ParsedRuleSet, Template
 from .source import RuleSource
 from .span import NO_SPAN, Span
-from .values import Duration
 
 ERROR = T.Scalar("error")  # the type of an expression already reported as wrong
 

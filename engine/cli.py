@@ -8,7 +8,6 @@ path or file:line:col; nothing on standard output).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 from datetime import date

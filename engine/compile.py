@@ -18,6 +18,7 @@ from typing import Callable
 from . import nodes
 from . import typesys as T
 from .check import CheckedRuleSet, Definition
+from .usage import branch_key
 from .values import ZERO, Duration, add_duration, end_of_year, round_cents, sub_duration
 
 ELIGIBLE_SLOT = "eligible"
@@ -38,6 +39,7 @@ class CompiledRuleSet:
     condition_slots: tuple = ()  # (code, position in decide()'s result, source), in the ruleset's order
     note_slots: tuple = ()
     output_slots: tuple = ()  # (field, position, type)
+    decide_traced: Callable[[dict, dict], tuple] = field(default=None, repr=False)  # also records branches taken
 
 
 def _coalesce(value, default):
@@ -48,6 +50,18 @@ def _days_between(later: date, earlier: date) -> int:
     return (later - earlier).days
 
 
+def _seen(taken: dict, key: int, value):
+    """Record how a branch went (`if`, `and`, `or`): only in the traced function, for explanations."""
+    taken[key] = bool(value)
+    return value
+
+
+def _seen_null(taken: dict, key: int, value):
+    """Record whether a `coalesce` fell back to its default."""
+    taken[key] = value is None
+    return value
+
+
 def _add_durations(a: Duration, b: Duration) -> Duration:
     return Duration(a.years + b.years, a.months + b.months, a.days + b.days)
 
@@ -55,10 +69,12 @@ def _add_durations(a: Duration, b: Duration) -> Duration:
 class _Generator:
     def __init__(self, checked: CheckedRuleSet):
         self.checked = checked
+        self.traced = False  # when set, `if`, `and`, `or`, `coalesce` record how they went in `taken`
         self.namespace: dict[str, object] = {
             "Decimal": Decimal, "ZERO": ZERO, "add_duration": add_duration, "sub_duration": sub_duration,
             "round_cents": round_cents, "end_of_year": end_of_year, "date": date, "coalesce": _coalesce,
-            "days_between": _days_between, "add_durations": _add_durations,
+            "days_between": _days_between, "add_durations": _add_durations, "_seen": _seen,
+            "_seen_null": _seen_null,
         }
         self.constants: dict[tuple, str] = {}
         self.rule_slot = {name: f"r_{i}" for i, name in enumerate(checked.rules)}
@@ -99,6 +115,10 @@ class _Generator:
         if isinstance(value, Duration) and not value.years and not value.months:
             return value.days
         return None
+
+    def recorded(self, expr, code: str) -> str:
+        """The code of a branch test; in the traced function it also records the outcome."""
+        return f"_seen(taken, {branch_key(expr)}, {code})" if self.traced else code
 
     def type_of(self, expr):
         return T.strip_optional(self.checked.types.get(id(expr)))
@@ -168,13 +188,13 @@ class _Generator:
                     test = f"({self.gen(item)} in {self.gen(container)})"
                 return f"(not {test})" if negated else test
             case nodes.And(left=left, right=right):
-                return f"({self.gen(left)} and {self.gen(right)})"
+                return f"({self.recorded(expr, self.gen(left))} and {self.gen(right)})"
             case nodes.Or(left=left, right=right):
-                return f"({self.gen(left)} or {self.gen(right)})"
+                return f"({self.recorded(expr, self.gen(left))} or {self.gen(right)})"
             case nodes.Not(operand=operand):
                 return f"(not {self.gen(operand)})"
             case nodes.If(condition=condition, then=then, otherwise=otherwise):
-                return f"({self.gen(then)} if {self.gen(condition)} else {self.gen(otherwise)})"
+                return f"({self.gen(then)} if {self.recorded(expr, self.gen(condition))} else {self.gen(otherwise)})"
             case nodes.Call(function=function, args=args):
                 parts = [self.gen(arg) for arg in args]
                 if function in ("min", "max"):
@@ -190,7 +210,8 @@ class _Generator:
                 if function == "starts_with":
                     return f"{parts[0]}.startswith({parts[1]})"
                 if function == "coalesce":
-                    return f"coalesce({parts[0]}, {parts[1]})"
+                    first = f"_seen_null(taken, {branch_key(expr)}, {parts[0]})" if self.traced else parts[0]
+                    return f"coalesce({first}, {parts[1]})"
                 raise AssertionError(function)  # pragma: no cover
             case nodes.Aggregate(function=function, body=body, variable=variable, source=source, filter=condition):
                 src = self.gen(source)
@@ -213,10 +234,13 @@ def _roots(checked: CheckedRuleSet) -> list[str]:
     return [name for name, _ in checked.case_model.type.fields]
 
 
-def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
-    """CheckedRuleSet -> CompiledRuleSet: the decision as one compiled Python function."""
-    gen = _Generator(checked)
-    lines = ["def decide(case):"]
+def _decision_lines(gen: _Generator, checked: CheckedRuleSet, traced: bool) -> tuple[list[str], dict, list[str]]:
+    """The decision function's source: one line per rule, condition, note and output, in evaluation order.
+
+    The traced form takes a `taken` dict and records how each branch went;
+    both forms have the same line layout, so a line number names a rule in either.
+    """
+    lines = ["def decide_traced(case, taken):" if traced else "def decide(case):"]
     owner: dict[int, str] = {}
     for root in _roots(checked):
         lines.append(f"    i_{root} = case[{root!r}]")
@@ -248,6 +272,16 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
     for i, definition in enumerate(checked.outputs.values()):
         emit(f"o_{i}", definition, f"output:{definition.name}")
     lines.append(f"    return ({', '.join(returns)},)")
+    return lines, owner, slots
+
+
+def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
+    """CheckedRuleSet -> CompiledRuleSet: the decision as one compiled Python function."""
+    gen = _Generator(checked)
+    lines, owner, slots = _decision_lines(gen, checked, traced=False)
+    gen.traced = True
+    traced_lines, _, _ = _decision_lines(gen, checked, traced=True)
+    gen.traced = False
 
     check_lines = ["def failed_input_checks(case):"]
     for root in _roots(checked):
@@ -288,10 +322,13 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
     python_source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
     namespace = dict(gen.namespace)
     exec(compile(python_source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
+    traced_source = "\n".join(traced_lines) + "\n"
+    exec(compile(traced_source, f"<rules {checked.source.ruleset} {checked.source.version} traced>", "exec"), namespace)
     messages = {key: namespace[fn] for key, fn in message_names.items()}
     return CompiledRuleSet(
         checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"], messages, owner,
         python_source,
         tuple((code, slot_index["condition:" + code], d.source) for code, d in checked.conditions.items()),
         tuple((code, slot_index["note:" + code], d.source) for code, d in checked.notes.items()),
-        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()))
+        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()),
+        namespace["decide_traced"])

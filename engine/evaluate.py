@@ -8,7 +8,6 @@ value, what it read, and its legal source.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -17,6 +16,7 @@ from . import typesys as T
 from .check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
+from .usage import depends_on
 from .values import CENT, Duration, format_rate, format_value
 
 
@@ -199,8 +199,9 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
                   source: str | None = None) -> Decision:
     """A raw case -> its Decision under this version."""
     case = check_case(compiled, raw, source)
+    taken: dict | None = {} if explain else None  # how each branch went, recorded only for an explanation
     try:
-        values = compiled.decide(case)
+        values = compiled.decide(case) if taken is None else compiled.decide_traced(case, taken)
     except (ArithmeticError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise _runtime_error(compiled, error) from None
     reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
@@ -215,7 +216,7 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
             raise RulesError([Diagnostic("rounding", f"output {name} is EUR {error}, not a whole cent: "
                                          "round it with round(...) in the rules",
                                          compiled.checked.outputs[name].span)]) from None
-    trace = _trace(compiled, case, values, lang, reasons, notes) if explain else None
+    trace = _trace(compiled, case, values, lang, reasons, notes, taken) if explain else None
     return Decision(info, values[compiled.slot_index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
 
 
@@ -278,14 +279,19 @@ def _input_shown(case, parts: tuple):
     return render_value(value, None)
 
 
-def _trace(compiled, case, values, lang, reasons, notes) -> Trace:
+def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
+    """The explanation: every definition with its value and only what it depended on for this case."""
+    depends = depends_on(compiled.checked, taken, values, compiled.slot_index)
     reason_text = {r.code: r.message for r in reasons}
     note_text = {n.code: n.message for n in notes}
     steps = []
     for plan in _plan(compiled):
         raw = values[plan.position]
         uses = []
+        needed = depends[f"{plan.kind}:{plan.name}"]
         for use in plan.uses:
+            if use[0] not in needed:
+                continue
             if use[1] == "rule":
                 uses.append((use[0], render_value(values[use[2]], use[3])))
             elif use[1] == "constant":

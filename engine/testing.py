@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import difflib
-import operator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -24,17 +23,14 @@ from pathlib import Path
 
 import yaml
 
-from . import nodes
 from .case import _exact_yaml, case_model, parse_case_text
 from .check import CheckedRuleSet
-from .compile import ELIGIBLE_SLOT
 from .diagnostics import CaseError, Diagnostic, KmoRulesError, RulesError
-from .evaluate import Decision, check_case, evaluate_case
+from .evaluate import Decision, evaluate_case
 from .load import PosDict, PosList, RuleFile, check_shape, key_span, locate, read_yaml
 from .pipeline import RuleBook
 from .source import RuleSource
 from .span import Span, format_json_path
-from .values import add_duration, end_of_year, round_cents, sub_duration
 from .versions import bundled_schemas_dir, shown_path
 
 TESTS_SCHEMA = "tests.schema.json"
@@ -350,21 +346,21 @@ def run_test(book: RuleBook, test: TestCase, *, lang: str = "en") -> TestResult:
                                         "but a decision was made",), decision, version)
     failures, wrong = _compare(test, decision.to_dict(), version)
     compiled = built.compiled
-    case = check_case(compiled, test.case)
-    values = compiled.decide(case)
-    depends = depends_on(compiled.checked, case, values, compiled.slot_index)
+    # the explanation lists, for each rule, what this case really depended on (the branches it took)
+    depends = {f"{step.kind}:{step.name}": tuple(name for name, _ in step.uses) for step in decision.explanation.steps}
+    values = {f"{step.kind}:{step.name}": step.value for step in decision.explanation.steps}
     return TestResult(test, not failures, tuple(failures), decision, version,
-                      _exercised(compiled.checked, depends, values, compiled.slot_index), depends, tuple(wrong))
+                      _exercised(compiled.checked, depends, values), depends, tuple(wrong))
 
 
-def _exercised(checked: CheckedRuleSet, depends: dict, values: tuple, index: dict) -> frozenset:
+def _exercised(checked: CheckedRuleSet, depends: dict, values: dict) -> frozenset:
     """The rules and parameters a decision depended on, its failed conditions and its applying notes."""
     out = set()
     todo = [f"{kind}:{name}" for kind, section in (("condition", checked.conditions), ("note", checked.notes),
                                                     ("output", checked.outputs)) for name in section]
     for key in todo:
         kind, _, name = key.partition(":")
-        if kind in ("condition", "note") and values[index[key]]:
+        if kind in ("condition", "note") and values[key]:
             out.add(key)
         for used in depends.get(key, ()):
             if used in checked.rules and f"rule:{used}" not in out:
@@ -373,200 +369,6 @@ def _exercised(checked: CheckedRuleSet, depends: dict, values: tuple, index: dic
             elif used in checked.parameters:
                 out.add(f"parameter:{used}")
     return frozenset(out)
-
-
-# -- what a decision depended on -----------------------------------------------------
-
-_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
-            ">=": operator.ge}
-
-
-class _Depends:
-    """Follow one evaluated case through the expressions: the branches taken, the names they read.
-
-    `if`, `and`, `or` and `coalesce` read only what their outcome needed, so a
-    parameter on a branch the case did not take was not used.
-    """
-
-    def __init__(self, checked: CheckedRuleSet, case: dict, values: tuple, index: dict):
-        self.checked, self.case, self.values, self.index = checked, case, values, index
-
-    def binding(self, expr):
-        return self.checked.bindings.get(id(expr))
-
-    def value(self, expr, env: dict):
-        binding = self.binding(expr)
-        match expr:
-            case nodes.Literal(value=value):
-                return value
-            case nodes.Name(name=name):
-                kind = binding[0]
-                if kind == "input":
-                    return self.case[name]
-                if kind == "param":
-                    return self.checked.parameters[binding[1]].value
-                if kind == "table":
-                    return tuple(self.checked.tables[name].rows)
-                if kind == "rule":
-                    return self.values[self.index["rule:" + name]]
-                if kind == "var":
-                    return env[name]
-                if kind == "eligible":
-                    return self.values[self.index[ELIGIBLE_SLOT]]
-                return name  # an enum value
-            case nodes.Field(subject=subject, name=name):
-                if binding and binding[0] == "param":
-                    return self.checked.parameters[binding[1]].value
-                return self.value(subject, env)[name]
-            case nodes.Index(subject=subject, key=key):
-                return self.checked.tables[self.binding(subject)[1]].rows[self.value(key, env)]
-            case nodes.Negate(operand=operand):
-                return -self.value(operand, env)
-            case nodes.Binary(op=op, left=left, right=right):
-                a, b = self.value(left, env), self.value(right, env)
-                if isinstance(a, date) and not isinstance(b, date):
-                    return add_duration(a, b) if op == "+" else sub_duration(a, b)
-                if isinstance(b, date) and not isinstance(a, date):
-                    return add_duration(b, a)
-                if isinstance(a, date):
-                    return (a - b).days
-                return {"+": operator.add, "-": operator.sub, "*": operator.mul,
-                        "/": lambda x, y: Decimal(x) / y}[op](a, b)
-            case nodes.Compare(op=op, left=left, right=right):
-                return _COMPARE[op](self.value(left, env), self.value(right, env))
-            case nodes.Member(item=item, container=container, negated=negated):
-                found = self.member(self.value(item, env), container, env)
-                return not found if negated else found
-            case nodes.And(left=left, right=right):
-                return self.value(left, env) and self.value(right, env)
-            case nodes.Or(left=left, right=right):
-                return self.value(left, env) or self.value(right, env)
-            case nodes.Not(operand=operand):
-                return not self.value(operand, env)
-            case nodes.If(condition=condition, then=then, otherwise=otherwise):
-                return self.value(then if self.value(condition, env) else otherwise, env)
-            case nodes.Call(function=function, args=args):
-                parts = [self.value(arg, env) for arg in args]
-                return {"min": lambda: min(parts), "max": lambda: max(parts), "round": lambda: round_cents(parts[0]),
-                        "year": lambda: parts[0].year, "end_of_year": lambda: end_of_year(parts[0]),
-                        "start_of_year": lambda: date(parts[0].year, 1, 1),
-                        "starts_with": lambda: parts[0].startswith(parts[1]),
-                        "coalesce": lambda: parts[1] if parts[0] is None else parts[0]}[function]()
-            case nodes.Aggregate(function=function, body=body, variable=variable, source=source, filter=condition):
-                items = [{**env, variable: item} for item in self.value(source, env)]
-                items = [scope for scope in items if condition is None or self.value(condition, scope)]
-                results = [self.value(body, scope) for scope in items]
-                if function == "sum":
-                    return sum(results, Decimal(0))
-                if function == "count":
-                    return sum(1 for r in results if r)
-                return any(results) if function == "any" else all(results)
-            case nodes.ListOf(items=items):
-                return tuple(self.value(item, env) for item in items)
-        raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
-
-    def member(self, item, container, env) -> bool:
-        binding = self.binding(container)
-        if binding and binding[0] == "table":
-            table = self.checked.tables[binding[1]]
-            if table.key_prefix:
-                return item is not None and item.startswith(tuple(table.rows))
-            return item in table.rows
-        return item in self.value(container, env)
-
-    def names(self, expr, env: dict | None, out: set) -> None:
-        """Add the names `expr` read for this case to `out`; with env None, every name it could read."""
-        binding = self.binding(expr)
-
-        def taken(test, check=bool) -> bool | None:
-            if env is None:
-                return None
-            try:
-                return check(self.value(test, env))
-            except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError):
-                return None
-
-        match expr:
-            case nodes.Name(name=name):
-                if binding and binding[0] in ("input", "table", "rule"):
-                    out.add(name)
-                elif binding and binding[0] == "param":
-                    out.add(binding[1])
-            case nodes.Field(subject=subject):
-                if binding and binding[0] == "param":
-                    out.add(binding[1])
-                    return
-                root = subject
-                while isinstance(root, nodes.Field):
-                    root = root.subject
-                if isinstance(root, nodes.Name) and (self.binding(root) or ("",))[0] == "input":
-                    out.add(_dotted(expr))
-                else:
-                    self.names(subject, env, out)
-            case nodes.And(left=left, right=right) | nodes.Or(left=left, right=right):
-                self.names(left, env, out)
-                outcome = taken(left)
-                if outcome is None or outcome == isinstance(expr, nodes.And):
-                    self.names(right, env, out)
-            case nodes.If(condition=condition, then=then, otherwise=otherwise):
-                self.names(condition, env, out)
-                outcome = taken(condition)
-                for branch, wanted in ((then, True), (otherwise, False)):
-                    if outcome is None or outcome == wanted:
-                        self.names(branch, env, out)
-            case nodes.Call(function="coalesce", args=(first, second)):
-                self.names(first, env, out)
-                if taken(first, lambda value: value is None) is not False:
-                    self.names(second, env, out)
-            case nodes.Aggregate(body=body, source=source, filter=condition):
-                self.names(source, env, out)
-                for part in (body, condition):
-                    if part is not None:
-                        self.names(part, None, out)
-            case _:
-                for child in _children(expr):
-                    self.names(child, env, out)
-
-
-def _children(expr) -> tuple:
-    match expr:
-        case nodes.Index(subject=a, key=b) | nodes.Binary(left=a, right=b) | nodes.Compare(left=a, right=b) | \
-                nodes.Member(item=a, container=b):
-            return (a, b)
-        case nodes.Negate(operand=a) | nodes.Not(operand=a):
-            return (a,)
-        case nodes.Call(args=args):
-            return tuple(args)
-        case nodes.ListOf(items=items):
-            return tuple(items)
-    return ()
-
-
-def _dotted(expr) -> str:
-    if isinstance(expr, nodes.Field):
-        return f"{_dotted(expr.subject)}.{expr.name}"
-    return expr.name
-
-
-def depends_on(checked: CheckedRuleSet, case: dict, values: tuple, index: dict) -> dict[str, tuple[str, ...]]:
-    """A checked version x an evaluated case -> for each definition ("rule:x"), the names its value depended on.
-
-    Failed conditions and applying notes also depend on what their message shows.
-    """
-    walk = _Depends(checked, case, values, index)
-    out = {}
-    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
-                          ("output", checked.outputs)):
-        for name, definition in section.items():
-            found: set = set()
-            walk.names(definition.expr, {}, found)
-            if kind in ("condition", "note") and values[index[f"{kind}:{name}"]]:
-                for template in definition.messages.values():
-                    for part in template.parts:
-                        if not isinstance(part, str):
-                            walk.names(part, {}, found)
-            out[f"{kind}:{name}"] = tuple(sorted(found))
-    return out
 
 
 # -- coverage --------------------------------------------------------------------

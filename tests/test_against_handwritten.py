@@ -1,6 +1,5 @@
 """The engine and an independent hand-written function of the 2024 rules agree on thousands of cases."""
 from datetime import date
-from pathlib import Path
 
 from engine import CaseError, load_ruleset
 

@@ -7,8 +7,8 @@ ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
 # Each stage may import the shared vocabulary and earlier stages, never later ones.
 ORDER = ["span", "diagnostics", "typesys", "values", "nodes", "load", "source", "versions", "parse", "parsed",
-         "case", "check", "compile", "evaluate", "printer", "pipeline", "explain", "testing", "diff", "impact",
-         "corpus", "audit_render", "render", "analyst_cli", "audit_cli", "cli"]
+         "case", "check", "usage", "compile", "evaluate", "printer", "pipeline", "explain", "testing", "diff", "impact",
+         "audit_render", "render", "analyst_cli", "audit_cli", "cli"]
 
 
 def _imports(path: Path) -> set[str]:

@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import jsonschema
-import pytest
 
 from engine import CaseError, load_ruleset
 

@@ -1,0 +1,112 @@
+"""What a decision depended on: checked rules x the branches one evaluation took -> names read.
+
+`if`, `and`, `or` and `coalesce` read only what their outcome needed: a
+parameter on a branch the case did not take was not used. The compiled
+decision function records those outcomes (in its traced form, only when an
+explanation is asked for); this module walks the checked expressions with
+them, so explanations and test coverage show what really counted.
+"""
+from __future__ import annotations
+
+from . import nodes
+from .check import CheckedRuleSet
+
+
+def _children(expr) -> tuple:
+    match expr:
+        case nodes.Index(subject=a, key=b) | nodes.Binary(left=a, right=b) | nodes.Compare(left=a, right=b) | \
+                nodes.Member(item=a, container=b):
+            return (a, b)
+        case nodes.Negate(operand=a) | nodes.Not(operand=a):
+            return (a,)
+        case nodes.Call(args=args):
+            return tuple(args)
+        case nodes.ListOf(items=items):
+            return tuple(items)
+    return ()
+
+
+def _dotted(expr) -> str:
+    if isinstance(expr, nodes.Field):
+        return f"{_dotted(expr.subject)}.{expr.name}"
+    return expr.name
+
+
+class _Walk:
+    def __init__(self, checked: CheckedRuleSet, taken: dict | None):
+        self.bindings = checked.bindings
+        self.taken = taken  # id(node) -> the outcome that decided it (see compile.py); None: every name counts
+
+    def outcome(self, expr):
+        return None if self.taken is None else self.taken.get(branch_key(expr))
+
+    def names(self, expr, out: set, inside_loop: bool = False) -> None:
+        binding = self.bindings.get(id(expr))
+        match expr:
+            case nodes.Name(name=name):
+                if binding and binding[0] in ("input", "table", "rule"):
+                    out.add(name)
+                elif binding and binding[0] == "param":
+                    out.add(binding[1])
+            case nodes.Field(subject=subject):
+                if binding and binding[0] == "param":
+                    out.add(binding[1])
+                    return
+                root = subject
+                while isinstance(root, nodes.Field):
+                    root = root.subject
+                if isinstance(root, nodes.Name) and (self.bindings.get(id(root)) or ("",))[0] == "input":
+                    out.add(_dotted(expr))
+                else:
+                    self.names(subject, out, inside_loop)
+            case nodes.And(left=left, right=right) | nodes.Or(left=left, right=right):
+                self.names(left, out, inside_loop)
+                decided = None if inside_loop else self.outcome(expr)
+                # `a and b` needs b only when a held; `a or b` only when a did not
+                if decided is None or bool(decided) == isinstance(expr, nodes.And):
+                    self.names(right, out, inside_loop)
+            case nodes.If(condition=condition, then=then, otherwise=otherwise):
+                self.names(condition, out, inside_loop)
+                decided = None if inside_loop else self.outcome(expr)
+                for branch, wanted in ((then, True), (otherwise, False)):
+                    if decided is None or bool(decided) == wanted:
+                        self.names(branch, out, inside_loop)
+            case nodes.Call(function="coalesce", args=(first, second)):
+                self.names(first, out, inside_loop)
+                decided = None if inside_loop else self.outcome(expr)  # True: the first was null
+                if decided is None or decided:
+                    self.names(second, out, inside_loop)
+            case nodes.Aggregate(body=body, source=source, filter=condition):
+                self.names(source, out, inside_loop)
+                for part in (body, condition):
+                    if part is not None:
+                        self.names(part, out, True)  # per item outcomes differ: count every name
+            case _:
+                for child in _children(expr):
+                    self.names(child, out, inside_loop)
+
+
+def branch_key(expr) -> int:
+    """The key under which the traced decision function records how a branch went."""
+    return id(expr)
+
+
+def depends_on(checked: CheckedRuleSet, taken: dict | None, values: tuple, index: dict) -> dict[str, tuple[str, ...]]:
+    """For each definition ("rule:x", "condition:y", ...), the names its value depended on in this evaluation.
+
+    A failed condition or an applying note also depends on what its message shows.
+    """
+    walk = _Walk(checked, taken)
+    out = {}
+    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
+                          ("output", checked.outputs)):
+        for name, definition in section.items():
+            found: set = set()
+            walk.names(definition.expr, found)
+            if kind in ("condition", "note") and values[index[f"{kind}:{name}"]]:
+                for template in definition.messages.values():
+                    for part in template.parts:
+                        if not isinstance(part, str):
+                            walk.names(part, found)
+            out[f"{kind}:{name}"] = tuple(sorted(found))
+    return out
