@@ -264,6 +264,20 @@ class _ValidatorSource:
         self.emit(depth + 1, f"{target} = {number}" if integer else
                   f"{target} = {number} if {number}.__class__ is Decimal else Decimal({number})")
 
+    def default(self, schema: dict, name: str):
+        """A field's schema default, converted once: the same for every case (immutable: Decimal, bool, ())."""
+        problems: list = []
+        source = _ValidatorSource(self.root)
+        source.emit(0, "def convert(value, problems):")
+        source.value(schema, "value", (repr(name),), "result", 1)
+        source.emit(1, "return result")
+        namespace = dict(source.namespace)
+        exec(compile("\n".join(source.lines) + "\n", "<case default>", "exec"), namespace)
+        value = namespace["convert"](schema["default"], problems)
+        if problems:
+            raise ValueError(f"the default of {name} in the case schema is not valid: {problems[0]}")
+        return value
+
     def obj(self, schema, var, path, target, depth) -> None:
         properties = schema.get("properties", {})
         required = set(schema.get("required", ()))
@@ -284,9 +298,7 @@ class _ValidatorSource:
                 self.emit(depth + 1, f"{out}[{name!r}] = None")
                 self.problem(depth + 1, field_path, '"is required"')
             elif resolved.get("default") is not None:
-                default = self.fresh("d")
-                self.value(resolved, self.constant(resolved["default"], "J"), field_path, default, depth + 1)
-                self.emit(depth + 1, f"{out}[{name!r}] = {default}")
+                self.emit(depth + 1, f"{out}[{name!r}] = {self.constant(self.default(resolved, name), 'J')}")
             else:
                 self.emit(depth + 1, f"{out}[{name!r}] = None")
             self.emit(depth, "else:")

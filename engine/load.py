@@ -9,6 +9,8 @@ checked against `schemas/ruleset.schema.json`.
 from __future__ import annotations
 
 import difflib
+import hashlib
+import os
 import json
 import re
 from decimal import Decimal
@@ -16,7 +18,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
 import yaml
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 
@@ -253,6 +254,7 @@ def key_span(doc, path, key) -> Span | None:
 @lru_cache(maxsize=None)
 def _schema_validator(schema_path: str):
     schema = json.loads(Path(schema_path).read_text(encoding="utf-8"))
+    import jsonschema  # only when a file's shape is not known to be good: it costs a twentieth of a second
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -322,7 +324,8 @@ def _schema_message(error, doc) -> tuple[str, str | None, str | None]:
     if error.validator == "minLength":
         return f"{field_of} is too short", hint, None
     if error.validator in ("oneOf", "anyOf") and error.context:
-        best = jsonschema.exceptions.best_match(error.context)
+        from jsonschema.exceptions import best_match
+        best = best_match(error.context)
         if best is not None:
             return _schema_message(best, doc)
     return f"{field_of}: {error.message}", hint, None
@@ -370,8 +373,39 @@ def load_rule_file(path: Path, shown_as: str, schema_path: Path) -> tuple[RuleFi
     if doc is None:
         return None, problems
     rule_file = RuleFile(shown_as, text, doc)
+    known_good = _shape_key(text, schema_path)
+    if known_good is not None and known_good.exists():
+        return rule_file, problems
     shape = check_shape(rule_file, schema_path)
+    if not shape and known_good is not None:
+        _remember(known_good)
     return (None if shape else rule_file), problems + shape
+
+
+def _cache_dir() -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache" if Path.home() != Path("/") else None)
+    return Path(base) / "kmo-rules" / "shapes" if base else None
+
+
+def _shape_key(text: str, schema_path: Path) -> Path | None:
+    """Where the verdict "this exact text fits this exact schema" is remembered (a pure function of both)."""
+    folder = _cache_dir()
+    if folder is None or os.environ.get("KMO_RULES_NO_CACHE"):
+        return None
+    try:
+        schema = schema_path.read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(schema + b"\0" + text.encode("utf-8")).hexdigest()
+    return folder / digest
+
+
+def _remember(marker: Path) -> None:
+    try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass  # a read-only home only costs speed
 
 
 def span_in_value(rule_file_text: str, loc: Loc, value: str, offset: int) -> Span:
