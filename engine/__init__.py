@@ -5,6 +5,9 @@ Public API:
     from engine import load_ruleset
     ruleset = load_ruleset(on=date(2024, 6, 10))   # rules=PATH for another folder
     decision = ruleset.evaluate(case_dict)          # decision.to_dict() is the contract JSON
+
+    changes = diff("2019-11-30", "2020-01-01")     # what changed between two versions (ids or dates)
+    report = impact("2026-01-31", "2026-02-01", cases)  # which decisions it changes, and why
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from .diagnostics import CaseError, CaseProblem, Diagnostic, KmoRulesError, Rule
 from .evaluate import Decision, Reason, RulesetInfo, Trace, evaluate_case
 from .pipeline import Built, RuleBook, open_rules
 
-__all__ = ["load_ruleset", "open_rules", "Ruleset", "RuleBook", "Decision", "Reason", "RulesetInfo", "Trace",
+__all__ = ["load_ruleset", "open_rules", "diff", "impact", "Ruleset", "RuleBook", "Decision", "Reason", "RulesetInfo", "Trace",
            "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "Diagnostic"]
 
 
@@ -61,3 +64,17 @@ def load_ruleset(on: date | str | None = None, *, rules: str | Path | None = Non
     if isinstance(on, str):
         on = date.fromisoformat(on)
     return Ruleset(book.on(on or date.today()))
+
+
+def diff(from_version: str | date, to_version: str | date, *, rules: str | Path | None = None):
+    """Every change between two versions (each a version id or a date), as a `RulesetDiff` to walk."""
+    from .semantic_diff import diff as diff_book
+    return diff_book(open_rules(rules), from_version, to_version)
+
+
+def impact(from_version: str | date, to_version: str | date, cases, *, rules: str | Path | None = None):
+    """Cases (dicts, or the path of a folder or JSON-lines file) decided under both versions -> `ImpactReport`."""
+    from .impact_analysis import impact as impact_book, read_cases
+    if isinstance(cases, (str, Path)):
+        cases = read_cases(cases)
+    return impact_book(open_rules(rules), from_version, to_version, cases)

@@ -3,7 +3,7 @@
     kmo-rules diff FROM TO [--cases PATH] [--format text|json|markdown] [--show N|all] [--rules DIR]
 
 FROM and TO are version ids or dates (the version in force that day). Only
-rendering happens here; `diff.py` and `impact.py` do the work. A synthetic
+rendering happens here; `semantic_diff.py` and `impact_analysis.py` do the work. A synthetic
 corpus to run impacts on is written by `benchmarks/corpus.py`.
 """
 from __future__ import annotations
@@ -67,8 +67,8 @@ def _progress(stderr):
 def _diff(args, stdin, stdout, stderr) -> int:
     from .audit_render import (diff_data, impact_data, render_diff_markdown, render_diff_text,
                                render_impact_markdown, render_impact_text)
-    from .diff import diff as diff_of, resolve_version
-    from .impact import cases_from_lines, impact, read_cases
+    from .semantic_diff import diff as diff_of, resolve_version
+    from .impact_analysis import cases_from_lines, impact, read_cases
     from .pipeline import open_rules
 
     book = open_rules(args.rules)

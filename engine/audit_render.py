@@ -1,6 +1,6 @@
 """Render for auditors: `RulesetDiff` / `ImpactReport` -> text, Markdown or JSON-ready data.
 
-Detection lives in `diff.py` and `impact.py`; this module only shapes what
+Detection lives in `semantic_diff.py` and `impact_analysis.py`; this module only shapes what
 they found for people (text, Markdown) and programs (plain data for JSON).
 Money in the data is a decimal string with two decimals, as in decisions.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 import textwrap
 from decimal import Decimal
 
-from .diff import KINDS, SECTIONS, Change, Detail, RowChange, RulesetDiff, VersionRef
-from .impact import Bucket, CaseChange, CauseCount, CodeCount, ImpactReport, StepChange
+from .semantic_diff import KINDS, SECTIONS, Change, Detail, RowChange, RulesetDiff, VersionRef
+from .impact_analysis import Bucket, CaseChange, CauseCount, CodeCount, ImpactReport, StepChange
 from .values import format_percent
 
 WIDTH = 110

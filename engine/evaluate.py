@@ -16,7 +16,7 @@ from . import typesys as T
 from .check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
-from .usage import depends_on
+from .usage import Usage
 from .values import CENT, Duration, format_rate, format_value
 
 
@@ -236,13 +236,13 @@ class _StepPlan:
     uses: tuple  # (name, "rule", position, type) | (name, "constant", shown) | (name, "input", path parts)
 
 
-_PLANS: dict[int, tuple[CompiledRuleSet, tuple[_StepPlan, ...]]] = {}
+_PLANS: dict[int, tuple[CompiledRuleSet, tuple[_StepPlan, ...], Usage]] = {}
 
 
-def _plan(compiled: CompiledRuleSet) -> tuple[_StepPlan, ...]:
+def _plan(compiled: CompiledRuleSet) -> tuple[tuple[_StepPlan, ...], Usage]:
     known = _PLANS.get(id(compiled))
     if known is not None and known[0] is compiled:
-        return known[1]
+        return known[1], known[2]
     checked = compiled.checked
     index = compiled.slot_index
     steps = []
@@ -262,8 +262,9 @@ def _plan(compiled: CompiledRuleSet) -> tuple[_StepPlan, ...]:
                     uses.append((used, "input", tuple(used.split("."))))
             steps.append(_StepPlan(kind, name, index[f"{kind}:{name}"], d.type, str(d.type), " ".join(d.text.split()),
                                    d.source, d.label, d.changed_in, tuple(uses)))
-    _PLANS[id(compiled)] = (compiled, tuple(steps))
-    return tuple(steps)
+    usage = Usage(checked)
+    _PLANS[id(compiled)] = (compiled, tuple(steps), usage)
+    return tuple(steps), usage
 
 
 def _input_shown(case, parts: tuple):
@@ -281,11 +282,12 @@ def _input_shown(case, parts: tuple):
 
 def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
     """The explanation: every definition with its value and only what it depended on for this case."""
-    depends = depends_on(compiled.checked, taken, values, compiled.slot_index)
+    plans, usage = _plan(compiled)
+    depends = usage.depends(taken, values, compiled.slot_index)
     reason_text = {r.code: r.message for r in reasons}
     note_text = {n.code: n.message for n in notes}
     steps = []
-    for plan in _plan(compiled):
+    for plan in plans:
         raw = values[plan.position]
         uses = []
         needed = depends[f"{plan.kind}:{plan.name}"]

@@ -91,22 +91,71 @@ def branch_key(expr) -> int:
     return id(expr)
 
 
-def depends_on(checked: CheckedRuleSet, taken: dict | None, values: tuple, index: dict) -> dict[str, tuple[str, ...]]:
-    """For each definition ("rule:x", "condition:y", ...), the names its value depended on in this evaluation.
+class Usage:
+    """What each definition of a version depended on, for given branch outcomes; remembered per combination.
 
-    A failed condition or an applying note also depends on what its message shows.
+    A definition's names depend only on how its own branches went, and cases
+    repeat the same few combinations, so each is worked out once.
     """
-    walk = _Walk(checked, taken)
-    out = {}
-    for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
-                          ("output", checked.outputs)):
-        for name, definition in section.items():
-            found: set = set()
-            walk.names(definition.expr, found)
-            if kind in ("condition", "note") and values[index[f"{kind}:{name}"]]:
-                for template in definition.messages.values():
-                    for part in template.parts:
-                        if not isinstance(part, str):
-                            walk.names(part, found)
-            out[f"{kind}:{name}"] = tuple(sorted(found))
-    return out
+
+    def __init__(self, checked: CheckedRuleSet):
+        self.checked = checked
+        self.walk = _Walk(checked, None)
+        self.definitions = []  # (key, expression, message parts, branch keys)
+        for kind, section in (("rule", checked.rules), ("condition", checked.conditions), ("note", checked.notes),
+                              ("output", checked.outputs)):
+            for name, definition in section.items():
+                parts = tuple(part for template in definition.messages.values() for part in template.parts
+                              if not isinstance(part, str)) if kind in ("condition", "note") else ()
+                branches = tuple(_branches(definition.expr)) + tuple(b for part in parts for b in _branches(part))
+                self.definitions.append((f"{kind}:{name}", definition.expr, parts, branches))
+        self.known: dict[tuple, tuple[str, ...]] = {}
+
+    def depends(self, taken: dict | None, values: tuple, index: dict) -> dict[str, tuple[str, ...]]:
+        """For each definition ("rule:x", "condition:y", ...), the names its value depended on.
+
+        A failed condition or an applying note also depends on what its message shows.
+        """
+        out = {}
+        for key, expr, parts, branches in self.definitions:
+            shows_message = bool(parts) and bool(values[index[key]])
+            outcomes = None if taken is None else tuple(taken.get(b) for b in branches)
+            memo = (key, outcomes, shows_message)
+            found = self.known.get(memo) if outcomes is not None else None
+            if found is None:
+                self.walk.taken = taken
+                names: set = set()
+                self.walk.names(expr, names)
+                if shows_message:
+                    for part in parts:
+                        self.walk.names(part, names)
+                found = tuple(sorted(names))
+                if outcomes is not None:
+                    self.known[memo] = found
+            out[key] = found
+        return out
+
+
+def _branches(expr, inside_loop: bool = False):
+    """The keys of the branch nodes whose outcome decides which names an expression reads."""
+    if isinstance(expr, (nodes.If, nodes.And, nodes.Or)) or (
+            isinstance(expr, nodes.Call) and expr.function == "coalesce"):
+        if not inside_loop:
+            yield branch_key(expr)
+    match expr:
+        case nodes.If(condition=a, then=b, otherwise=c):
+            children = (a, b, c)
+        case nodes.And(left=a, right=b) | nodes.Or(left=a, right=b):
+            children = (a, b)
+        case nodes.Field(subject=a):
+            children = (a,)
+        case nodes.Aggregate(body=body, source=source, filter=condition):
+            yield from _branches(source, inside_loop)
+            for part in (body, condition):
+                if part is not None:
+                    yield from _branches(part, True)
+            return
+        case _:
+            children = _children(expr)
+    for child in children:
+        yield from _branches(child, inside_loop)

@@ -87,3 +87,15 @@ def test_bad_input_never_leaks_a_python_error():
 def test_not_a_dict_at_all():
     with pytest.raises(CaseError, match="must be an object"):
         load_ruleset(on=date(2024, 6, 10)).evaluate(["not", "a", "case"])
+
+
+def test_diff_and_impact_from_the_public_api():
+    from engine import diff, impact
+    changes = diff("2019-11-30", "2020-01-01")
+    assert changes.from_version.version == "2016-04-01" and changes.to_version.version == "2020-01-01"
+    cases = [json.loads((ROOT / "examples" / name).read_text())
+             for name in ("small-cybersecurity-training.json", "medium-strategy-advice-near-ceiling.json")]
+    report = impact("2026-01-31", "2026-02-01", cases)
+    # the strategy advice is refused from 1 February 2026; the cybersecurity training is not touched
+    assert [change.id for change in report.changed] == ["#2"] and report.became_ineligible == 1
+    assert report.reasons_appeared[0].code == "advice_limited_to_cybersecurity"

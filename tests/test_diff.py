@@ -15,7 +15,7 @@ import pytest
 from engine.audit_render import diff_data, render_diff_markdown, render_diff_text
 from engine.cli import run
 from engine.diagnostics import VersionNotFound
-from engine.diff import diff, diff_versions, resolve_version
+from engine.semantic_diff import diff, diff_versions, resolve_version
 from engine.pipeline import open_rules
 
 ROOT = Path(__file__).resolve().parent.parent

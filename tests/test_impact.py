@@ -11,7 +11,7 @@ import pytest
 from engine.audit_render import render_impact_text
 from engine.cli import run
 from engine.evaluate import evaluate_case
-from engine.impact import CaseInput, impact, read_cases
+from engine.impact_analysis import CaseInput, impact, read_cases
 from engine.pipeline import open_rules
 from corpus import corpus_lines, generate_cases, year_spec  # benchmarks/corpus.py
 

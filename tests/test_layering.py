@@ -7,8 +7,8 @@ ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
 # Each stage may import the shared vocabulary and earlier stages, never later ones.
 ORDER = ["span", "diagnostics", "typesys", "values", "nodes", "load", "source", "versions", "parse", "parsed",
-         "case", "check", "usage", "compile", "evaluate", "printer", "pipeline", "explain", "testing", "diff", "impact",
-         "audit_render", "render", "analyst_cli", "audit_cli", "cli"]
+         "case", "check", "usage", "compile", "evaluate", "printer", "pipeline", "explain", "testing",
+         "semantic_diff", "impact_analysis", "audit_render", "render", "analyst_cli", "audit_cli", "cli"]
 
 
 def _imports(path: Path) -> set[str]:
@@ -20,6 +20,11 @@ def _imports(path: Path) -> set[str]:
             else:
                 found.update(alias.name for alias in node.names)
     return found
+
+
+def test_every_module_has_its_place_in_the_order():
+    modules = {p.stem for p in ENGINE.glob("*.py")} - {"__init__", "__main__"}
+    assert modules == set(ORDER)
 
 
 def test_no_module_imports_a_later_stage():

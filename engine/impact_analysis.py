@@ -21,7 +21,7 @@ from typing import Callable, Iterable
 
 from .case import parse_case_text
 from .diagnostics import CaseError, KmoRulesError
-from .diff import RulesetDiff, VersionRef, diff_versions, resolve_version, version_ref
+from .semantic_diff import RulesetDiff, VersionRef, diff_versions, resolve_version, version_ref
 from .evaluate import Decision, TraceStep, evaluate_case
 from .pipeline import Built, RuleBook
 from .source import RuleSource
