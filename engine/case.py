@@ -354,13 +354,45 @@ def case_model(schema_path: Path) -> CaseModel:
     return CaseModel(Path(schema_path), record, _compile(root))
 
 
+class CaseTextError(ValueError):
+    """A case file that is not valid JSON or YAML; the message says where."""
+
+
+def _no_duplicate_keys(pairs):
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise CaseTextError(f"not valid JSON: the key '{key}' is written twice in one object")
+        seen[key] = value
+    return seen
+
+
 def parse_case_text(text: str):
-    """JSON or YAML text -> raw case, with numbers kept exact (never float)."""
+    """JSON or YAML text -> raw case, with numbers kept exact (never float); CaseTextError when unreadable."""
     stripped = text.lstrip()
     if stripped.startswith("{") or stripped.startswith("["):
-        return json.loads(text, parse_float=Decimal)
-    import yaml  # a YAML case: numbers stay text-exact through the str -> Decimal route
-    return _exact_yaml(yaml.safe_load(text))
+        try:
+            return json.loads(text, parse_float=Decimal, object_pairs_hook=_no_duplicate_keys)
+        except json.JSONDecodeError as error:
+            raise CaseTextError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
+        except RecursionError:
+            raise CaseTextError("not valid JSON: nested too deeply") from None
+    from .load import read_yaml  # strict: no duplicate keys, no aliases, dates kept as text, decimals exact
+    doc, problems = read_yaml(text, "<case>")
+    if problems:
+        first = problems[0]
+        where = f" at line {first.span.line}, column {first.span.column}" if first.span else ""
+        raise CaseTextError(f"not valid YAML: {first.message}{where}")
+    return _plain(doc)
+
+
+def _plain(value):
+    """Positioned YAML data -> plain dicts and lists."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _exact_yaml(value):

@@ -63,21 +63,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _read_case(name: str, stdin) -> object:
-    from .case import parse_case_text
+    from .case import CaseTextError, parse_case_text
     try:
         text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise CaseError([CaseProblem((), f"cannot read the case: {error.strerror if hasattr(error, 'strerror') and error.strerror else error}")], name)
     try:
         return parse_case_text(text)
-    except json.JSONDecodeError as error:
-        raise CaseError([CaseProblem((), f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}")],
-                        name) from None
-    except Exception as error:  # YAML syntax errors
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error)
-        raise CaseError([CaseProblem((), f"not valid JSON or YAML: {problem}{where}")], name) from None
+    except CaseTextError as error:
+        raise CaseError([CaseProblem((), str(error))], name) from None
 
 
 def _application_date(raw, name: str) -> date:

@@ -19,7 +19,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .case import parse_case_text
+from .case import CaseTextError, parse_case_text
 from .diagnostics import CaseError, KmoRulesError
 from .semantic_diff import RulesetDiff, VersionRef, diff_versions, resolve_version, version_ref
 from .evaluate import Decision, TraceStep, evaluate_case
@@ -195,6 +195,8 @@ LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def _problem_of_text(error: Exception) -> str:
+    if isinstance(error, CaseTextError):
+        return str(error)
     if isinstance(error, json.JSONDecodeError):
         return f"not valid JSON: {error.msg} at column {error.colno}"
     mark = getattr(error, "problem_mark", None)

@@ -21,9 +21,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import yaml
 
-from .case import _exact_yaml, case_model, parse_case_text
+from .case import CaseTextError, _exact_yaml, case_model, parse_case_text
 from .check import CheckedRuleSet
 from .diagnostics import CaseError, Diagnostic, KmoRulesError, RulesError
 from .evaluate import Decision, evaluate_case
@@ -127,16 +126,14 @@ def _read_case_file(path: Path, shown: str, at: Span) -> tuple[object, object, l
     """A case file -> (raw case, the same with positions, problems)."""
     try:
         text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, None, [Diagnostic("test-case", f"cannot read the case file {shown}: "
+                                       f"{getattr(error, 'strerror', None) or error}", at)]
+    doc, problems = read_yaml(text, shown_path(path))  # the same data with positions, for messages
+    try:
         case = parse_case_text(text)
-    except OSError as error:
-        return None, None, [Diagnostic("test-case", f"cannot read the case file {shown}: {error.strerror}", at)]
-    except ValueError as error:  # JSON errors
-        return None, None, [Diagnostic("test-case", f"the case file {shown} is not valid JSON: {error}", at)]
-    except yaml.YAMLError:  # read again below, for the position of the mistake
-        case = None
-    doc, problems = read_yaml(text, shown_path(path))
-    if case is None:
-        return None, None, problems or [Diagnostic("test-case", f"the case file {shown} cannot be read", at)]
+    except CaseTextError as error:
+        return None, None, problems or [Diagnostic("test-case", f"the case file {shown} is not valid: {error}", at)]
     return case, doc, []
 
 

@@ -158,3 +158,18 @@ def test_python_dash_m_engine_runs_as_a_real_process():
     done = subprocess.run([sys.executable, "-m", "engine", "evaluate", "nope.json"], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 2 and "Traceback" not in done.stderr and done.stdout == ""
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('{"application_date": "2024-06-10", "application_date": "2024-06-11"}',
+     "the key 'application_date' is written twice in one object"),
+    ("[" * 100000 + "]" * 100000, "nested too deeply"),
+    ("application_date: 2024-06-10\napplication_date: 2024-06-11\n", "the key 'application_date' is written twice"),
+    ("a: &x [1, 2]\nb: *x\n", "aliases"),
+    ("a: [1\n", "not valid YAML"),
+])
+def test_unreadable_case_files_exit_2_with_a_message(tmp_path, text, expected):
+    path = tmp_path / "case.txt"
+    path.write_text(text)
+    status, out, err = cli("evaluate", path)
+    assert status == 2 and out == "" and expected in err and "Traceback" not in err
