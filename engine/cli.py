@@ -170,7 +170,7 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
     except SystemExit as exit:  # --help
         return int(exit.code or 0)
     if args.command is None:
-        parser.print_help(stdout)
+        parser.print_help(stderr)  # a usage error: exit 2, nothing on standard output
         return 2
     try:
         handler = _HANDLERS[args.command]
