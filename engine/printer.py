@@ -191,7 +191,12 @@ def canonical(checked: CheckedRuleSet, with_provenance: bool = False) -> dict:
 
 
 def content_hash(checked: CheckedRuleSet) -> str:
-    """sha256 of the canonical content: the same rules always give the same hash."""
+    """sha256 of the canonical content: the same rules always give the same hash.
+
+    Key order is layout, except where order is meaning: reasons and notes come
+    out in the order of their conditions and notes, fields in the order of outputs.
+    """
     data = canonical(checked)
+    data["order"] = {section: list(getattr(checked, section)) for section in ("conditions", "notes", "outputs")}
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

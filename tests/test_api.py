@@ -99,3 +99,25 @@ def test_diff_and_impact_from_the_public_api():
     # the strategy advice is refused from 1 February 2026; the cybersecurity training is not touched
     assert [change.id for change in report.changed] == ["#2"] and report.became_ineligible == 1
     assert report.reasons_appeared[0].code == "advice_limited_to_cybersecurity"
+
+
+def test_reordering_conditions_changes_the_hash_but_layout_does_not(tmp_path):
+    import shutil
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    first = rules / "kmo-portefeuille" / "2016-04-01.yaml"
+    original = load_ruleset(on=date(2017, 1, 1), rules=rules).info.sha256
+    text = first.read_text()
+    first.write_text(text.replace("value: enterprise.employees + linked_work_units + partner_work_units",
+                                  "value: |\n      enterprise.employees   # the applicant itself\n"
+                                  "        + linked_work_units + partner_work_units"))
+    assert load_ruleset(on=date(2017, 1, 1), rules=rules).info.sha256 == original
+    block_start = text.index("  legal_form_excluded:")
+    block_end = text.index("  outside_flemish_region:")
+    conditions_end = text.index("\nnotes:")
+    moved = text[:block_start] + text[block_end:conditions_end] + "\n" + text[block_start:block_end].rstrip("\n") \
+        + text[conditions_end:]
+    first.write_text(moved)
+    reordered = load_ruleset(on=date(2017, 1, 1), rules=rules)
+    assert list(reordered.checked.conditions)[-1] == "legal_form_excluded"
+    assert reordered.info.sha256 != original
