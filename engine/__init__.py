@@ -14,12 +14,49 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from .diagnostics import CaseError, CaseProblem, Diagnostic, KmoRulesError, RulesError, VersionNotFound
+from .diagnostics import ArgumentError, CaseError, CaseProblem, Diagnostic, KmoRulesError, RulesError, VersionNotFound
 from .evaluate import Decision, Reason, RulesetInfo, Trace, evaluate_case
-from .pipeline import Built, RuleBook, open_rules
+from .pipeline import Built, RuleBook, open_rules as _open_rules
+from .values import in_engine_context
+
+LANGUAGES = ("en", "nl")
 
 __all__ = ["load_ruleset", "open_rules", "diff", "impact", "Ruleset", "RuleBook", "Decision", "Reason", "RulesetInfo", "Trace",
-           "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "Diagnostic"]
+           "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "ArgumentError",
+           "Diagnostic"]
+
+
+def _day(value, name: str) -> date | None:
+    """A date argument: a date, an ISO text YYYY-MM-DD, or None."""
+    if value is None or (isinstance(value, date) and not hasattr(value, "hour")):
+        return value
+    if isinstance(value, str):
+        try:
+            if len(value) == 10:
+                return date.fromisoformat(value)
+        except ValueError:
+            pass
+        raise ArgumentError(f"{name} must be a date YYYY-MM-DD, got {value[:40]!r}")
+    raise ArgumentError(f"{name} must be a date or a text YYYY-MM-DD, not {type(value).__name__}")
+
+
+def _folder(value, name: str = "rules") -> Path | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, Path)):
+        return Path(value)
+    raise ArgumentError(f"{name} must be the path of a rules folder (str or Path), not {type(value).__name__}")
+
+
+def _text(value, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ArgumentError(f"{name} must be a text, not {type(value).__name__}")
+
+
+def open_rules(rules: str | Path | None = None) -> RuleBook:
+    """Every version of a rules folder (default: the bundled rules), each built the first time it is needed."""
+    return in_engine_context(_open_rules)(_folder(rules))
 
 
 class Ruleset:
@@ -44,10 +81,12 @@ class Ruleset:
     def warnings(self):
         return self._built.warnings
 
-    def evaluate(self, case: dict, *, explain: bool = False, lang: str = "en") -> Decision:
-        """A case (dict as in the contract) -> its Decision; CaseError lists every input problem."""
-        if lang not in ("en", "nl"):
-            raise ValueError("lang must be 'en' or 'nl'")
+    def evaluate(self, case, *, explain: bool = False, lang: str = "en") -> Decision:
+        """A case (a mapping as in the contract) -> its Decision; CaseError lists every input problem."""
+        if lang not in LANGUAGES:
+            raise ArgumentError(f"lang must be one of {', '.join(LANGUAGES)}, got {lang!r}")
+        if not isinstance(explain, bool):
+            raise ArgumentError(f"explain must be true or false, not {type(explain).__name__}")
         return evaluate_case(self._built.compiled, self._built.info, case, explain=explain, lang=lang)
 
     def __repr__(self) -> str:
@@ -55,23 +94,25 @@ class Ruleset:
         return f"<Ruleset {info.id} {info.version} from {info.effective_from}>"
 
 
+@in_engine_context
 def load_ruleset(on: date | str | None = None, *, rules: str | Path | None = None,
                  version: str | None = None) -> Ruleset:
     """The version in force on a date (default: today), or a version by id, from the bundled or given rules."""
+    day = _day(on, "on")
     book = open_rules(rules)
     if version is not None:
-        return Ruleset(book.build(book.source_named(version)))
-    if isinstance(on, str):
-        on = date.fromisoformat(on)
-    return Ruleset(book.on(on or date.today()))
+        return Ruleset(book.build(book.source_named(_text(version, "version"))))
+    return Ruleset(book.on(day or date.today()))
 
 
+@in_engine_context
 def diff(from_version: str | date, to_version: str | date, *, rules: str | Path | None = None):
     """Every change between two versions (each a version id or a date), as a `RulesetDiff` to walk."""
     from .semantic_diff import diff as diff_book
     return diff_book(open_rules(rules), from_version, to_version)
 
 
+@in_engine_context
 def impact(from_version: str | date, to_version: str | date, cases, *, rules: str | Path | None = None):
     """Cases (dicts, or the path of a folder or JSON-lines file) decided under both versions -> `ImpactReport`."""
     from .impact_analysis import impact as impact_book, read_cases

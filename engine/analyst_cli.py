@@ -29,7 +29,7 @@ def add_commands(commands, handlers: dict) -> None:
         description="Load every version of a rules folder and its test files and report all problems at once. "
                     "Exit status 0: no errors (warnings allowed); 2: errors.")
     validate.add_argument("rules_dir", nargs="?", type=Path, metavar="DIR",
-                          help="the rules folder (default: the bundled rules)")
+                          help="the rules folder (default: ./rules when there is one, else the bundled rules)")
     handlers["validate"] = _validate
 
     test = commands.add_parser(
@@ -37,7 +37,7 @@ def add_commands(commands, handlers: dict) -> None:
         description="Run every test of tests/*.yaml beside the rules, each under the version in force on its date. "
                     "Exit status 0: all passed; 1: a test failed; 2: the rules or a test file are invalid.")
     test.add_argument("rules_dir", nargs="?", type=Path, metavar="DIR",
-                      help="the rules folder (default: the bundled rules)")
+                      help="the rules folder (default: ./rules when there is one, else the bundled rules)")
     test.add_argument("-k", dest="pattern", metavar="TEXT", help="run only the tests whose name contains TEXT")
     test.add_argument("--coverage", choices=("overall", "version", "off"), default="overall",
                       help="list what no test exercises: each definition over all versions (default), "
@@ -100,11 +100,25 @@ def validate_folder(folder: Path) -> tuple[list[Diagnostic], int]:
     return found, len(find_rule_files(folder)) + len(test_files)
 
 
+def rules_folder(given: Path | None) -> Path:
+    """The folder an analyst means: the one named, else ./rules when there is one, else the bundled rules."""
+    if given is not None:
+        return given
+    here = Path.cwd() / "rules"
+    return here if here.is_dir() else bundled_rules_dir()
+
+
+def _folder_words(folder: Path) -> str:
+    bundled = folder.resolve() == bundled_rules_dir().resolve()
+    return f"{shown_path(folder)}{' (the bundled rules)' if bundled else ''}"
+
+
 def _validate(args, stdin, stdout, stderr) -> int:
-    problems, files = validate_folder(args.rules_dir or bundled_rules_dir())
+    folder = rules_folder(args.rules_dir)
+    problems, files = validate_folder(folder)
     if problems:
         stdout.write(render_diagnostics(problems) + "\n\n")
-    stdout.write(summary_line(problems, files) + "\n")
+    stdout.write(f"{summary_line(problems, files)} (checked {_folder_words(folder)})\n")
     return 2 if any(d.severity == "error" for d in problems) else 0
 
 
@@ -183,7 +197,7 @@ def _coverage_lines(groups: list[CoverageGroup], per_version: bool, every: list[
 
 
 def _test(args, stdin, stdout, stderr) -> int:
-    folder = args.rules_dir or bundled_rules_dir()
+    folder = rules_folder(args.rules_dir)
     book = open_rules(folder)
     files: list[tuple[Path, list[TestCase]]] = []
     problems: list[Diagnostic] = []
@@ -206,6 +220,7 @@ def _test(args, stdin, stdout, stderr) -> int:
         stderr.write(f"kmo-rules: the rules are invalid ({summary_line(rule_problems)}); "
                      "see kmo-rules validate\n")
         return 2
+    stdout.write(f"testing {_folder_words(folder)}\n")
     if problems:
         stdout.write(render_diagnostics(problems) + "\n\n")
     results: list[TestResult] = []

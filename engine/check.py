@@ -22,6 +22,8 @@ from .source import RuleSource
 from .span import NO_SPAN, Span
 
 ERROR = T.Scalar("error")  # the type of an expression already reported as wrong
+_UNIT_WORDS = {T.PERCENT: ("a percentage", "{} %"), T.MONEY: ("an amount", "EUR {}"),
+               T.DURATION: ("a duration", "{} days")}
 
 FUNCTIONS = ("min", "max", "round", "year", "end_of_year", "start_of_year", "starts_with", "coalesce")
 AGGREGATES = ("sum", "count", "any", "all")
@@ -424,6 +426,9 @@ class _Checker:
                     return ERROR
                 unified = T.unify(a, b)
                 if unified is None:
+                    bare = self.bare_number(then, a, b) or self.bare_number(otherwise, b, a)
+                    if bare is not None:
+                        return bare
                     return self.error("type", f"the two branches differ: 'then' gives {a}, 'else' gives {b}", expr.span)
                 return unified
             case nodes.Call():
@@ -443,6 +448,26 @@ class _Checker:
                     item_type = unified
                 return T.List(item_type or T.STRING)
         raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
+
+    def bare_number(self, expr, typ, meant):
+        """A number written without its unit where a percent, an amount or a duration is meant -> the fix."""
+        if typ not in (T.INT, T.DECIMAL) or T.strip_optional(meant) not in _UNIT_WORDS:
+            return None
+        meant = T.strip_optional(meant)
+        text, span, what = None, expr.span, "this number"
+        if isinstance(expr, nodes.Literal):
+            text = expr.text
+        binding = self.bindings.get(id(expr))
+        if binding and binding[0] == "param":
+            parameter = self.parameters[binding[1]]
+            written = self.parsed.parameters[parameter.name].expr
+            text, what = parameter.text, f"parameter {parameter.name}"
+            span = written.span if written is not None and written.span else parameter.span
+        if text is None:
+            return None
+        words, form = _UNIT_WORDS[meant]
+        return self.error("type-unit", f"{what} is the bare number {text}, where {words} is meant",
+                          span, f"write {form.format(text)}")
 
     def want_bool(self, expr, scope):
         typ = self.check(expr, scope, T.BOOL)
@@ -550,6 +575,10 @@ class _Checker:
                 result = T.MONEY
             elif left == right == T.MONEY:
                 result = T.DECIMAL
+        if result is None and op in "+-" and T.PERCENT in (left, right):
+            bare = self.bare_number(expr.right, right, left) or self.bare_number(expr.left, left, right)
+            if bare is not None:
+                return bare
         if result is None:
             verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}[op]
             hint = None
@@ -726,7 +755,9 @@ class _Checker:
         uses = self.uses.pop()
         self.visiting.pop()
         if declared is not None and typ is not ERROR:
-            if T.unify(declared, typ) != declared:
+            if self.bare_number(parsed.expr, typ, declared) is not None:
+                pass
+            elif T.unify(declared, typ) != declared:
                 self.error("type", f"rule {name} is declared {declared} but its value is {typ}", parsed.expr.span)
             typ = declared
         self.rule_types[name] = typ

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .diagnostics import CaseError, CaseProblem, KmoRulesError, RulesError, VersionNotFound
 from .render import render_diagnostics
+from .values import in_engine_context
 
 
 class _UsageError(Exception):
@@ -35,6 +36,7 @@ def _day(text: str) -> date:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kmo-rules", description="The kmo-portefeuille rules as data: evaluate, explain, compare.")
+    parser.add_argument("--version", action="version", version=f"kmo-rules {_installed_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     evaluate = commands.add_parser("evaluate", help="decide cases (JSON or YAML files, or - for standard input)")
@@ -62,16 +64,67 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("kmo-rules")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+MAX_CASE_BYTES = 5_000_000  # a case file larger than this is refused, not read
+
+
+class _FileProblem(KmoRulesError):
+    """A case file that cannot be read at all: the message names the file."""
+
+
+def _case_text(name: str, stdin) -> str:
+    """The text of a case file (or of standard input), bounded in size; regular files only."""
+    import os
+    import stat
+    if name == "-":
+        text = stdin.read(MAX_CASE_BYTES + 1)
+    else:
+        try:
+            info = os.stat(name)
+            if stat.S_ISDIR(info.st_mode):
+                raise _FileProblem(f"{name}: cannot read: it is a folder, not a case file")
+            if not stat.S_ISREG(info.st_mode):
+                raise _FileProblem(f"{name}: cannot read: not a regular file")
+            if info.st_size > MAX_CASE_BYTES:
+                raise _FileProblem(f"{name}: cannot read: larger than {MAX_CASE_BYTES:,} bytes")
+            with open(name, "rb") as handle:
+                data = handle.read(MAX_CASE_BYTES + 1)
+        except OSError as error:
+            reason = (error.strerror or str(error)).lower()
+            raise _FileProblem(f"{name}: cannot read: {reason}") from None
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise _FileProblem(f"{name}: not UTF-8 text (byte {error.start + 1})") from None
+    if len(text) > MAX_CASE_BYTES:
+        raise _FileProblem(f"{'<stdin>' if name == '-' else name}: larger than {MAX_CASE_BYTES:,} bytes")
+    if not text.strip():
+        raise _FileProblem(f"{'<stdin>' if name == '-' else name}: the case is empty")
+    return text
+
+
 def _read_case(name: str, stdin) -> object:
     from .case import CaseTextError, parse_case_text
-    try:
-        text = stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise CaseError([CaseProblem((), f"cannot read the case: {error.strerror if hasattr(error, 'strerror') and error.strerror else error}")], name)
+    text = _case_text(name, stdin)
     try:
         return parse_case_text(text)
     except CaseTextError as error:
-        raise CaseError([CaseProblem((), str(error))], name) from None
+        raise _FileProblem(f"{'<stdin>' if name == '-' else name}: {error}") from None
+
+
+def _shown(value) -> str:
+    """A value as the case validator shows it in a message."""
+    from decimal import Decimal
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, default=str, ensure_ascii=False)[:80]
 
 
 def _application_date(raw, name: str) -> date:
@@ -81,10 +134,24 @@ def _application_date(raw, name: str) -> date:
     if value is None:
         raise CaseError([CaseProblem(("application_date",), "is required (it decides which rules apply)")], name)
     try:
-        return date.fromisoformat(str(value))
+        if not isinstance(value, str) or len(value) != 10:
+            raise ValueError
+        return date.fromisoformat(value)
     except ValueError:
-        raise CaseError([CaseProblem(("application_date",), f"must be a date YYYY-MM-DD, got {json.dumps(str(value))}")],
+        raise CaseError([CaseProblem(("application_date",), f"must be a date YYYY-MM-DD, got {_shown(value)}")],
                         name) from None
+
+
+def _with_the_other_problems(book, raw, error: Exception, shown: str) -> CaseError:
+    """No version can be chosen: the date's problem, and every other problem the latest version finds."""
+    from .evaluate import check_case
+    first = list(error.problems) if isinstance(error, CaseError) else \
+        [CaseProblem(("application_date",), str(error))]
+    try:
+        check_case(book.build(book.sources[-1]).compiled, raw, shown)
+    except CaseError as other:
+        first += [p for p in other.problems if p.path[:1] != ("application_date",)]
+    return CaseError(first, shown)
 
 
 def _evaluate(args, stdin, stdout, stderr) -> int:
@@ -97,15 +164,20 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
         shown = "<stdin>" if name == "-" else name
         try:
             raw = _read_case(name, stdin)
-            day = args.on or _application_date(raw, shown)
-            built = book.on(day)
+            try:
+                day = args.on or _application_date(raw, shown)
+                built = book.on(day)
+            except (CaseError, VersionNotFound) as error:
+                if args.on:
+                    raise
+                raise _with_the_other_problems(book, raw, error, shown) from None
             decision = evaluate_case(built.compiled, built.info, raw, explain=args.explain, lang=args.lang, source=shown)
         except CaseError as error:
             prefix = f"{error.source}: " if error.source and len(args.cases) > 1 else ""
             problems += [prefix + str(p) for p in error.problems]
             continue
-        except VersionNotFound as error:
-            problems.append(f"{shown}: {error}")
+        except (VersionNotFound, _FileProblem) as error:
+            problems.append(str(error) if isinstance(error, _FileProblem) else f"{shown}: {error}")
             continue
         if args.format == "text":
             from .explain import render_decision
@@ -156,6 +228,7 @@ def _show(args, stdout) -> int:
     return 0
 
 
+@in_engine_context
 def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
     """Run one kmo-rules command; returns the exit status."""
     stdin = stdin if stdin is not None else sys.stdin

@@ -65,5 +65,9 @@ class CaseError(KmoRulesError):
         super().__init__("\n".join(prefix + str(p) for p in self.problems))
 
 
+class ArgumentError(KmoRulesError, ValueError):
+    """An argument of the Python API has the wrong type or value; the message names it."""
+
+
 class VersionNotFound(KmoRulesError):
     """No ruleset version is in force on the requested date."""

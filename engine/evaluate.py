@@ -17,7 +17,7 @@ from .check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
 from .usage import Usage
-from .values import CENT, Duration, format_rate, format_value
+from .values import CENT, ENGINE_CONTEXT, Duration, format_rate, format_value, in_engine_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +126,7 @@ def render_value(value, typ):
         typ = typ.inner
     if typ.__class__ is T.Scalar:
         if typ.name == "money":
-            cents = value.quantize(CENT)
+            cents = value.quantize(CENT, context=ENGINE_CONTEXT)
             if cents != value:
                 raise _NotWholeCent(value)
             return str(cents)
@@ -157,6 +157,52 @@ def _message(compiled: CompiledRuleSet, kind: str, code: str, lang: str, case, v
 
 def _runtime_error(compiled: CompiledRuleSet, error: Exception) -> RulesError:
     """An error inside the compiled function -> a diagnostic at the rule that raised it."""
+    owner, definition = _definition_at(compiled, error)
+    if isinstance(error, ZeroDivisionError):
+        what = "a division by zero"
+    elif isinstance(error, KeyError):
+        what = f"no table row {error}"
+    else:
+        what = str(error) or type(error).__name__
+    return RulesError([Diagnostic("evaluation", f"{owner or 'a rule'} failed on this case: {what}",
+                                  definition.span if definition else None)])
+
+
+def _out_of_range(error: Exception) -> bool:
+    """A date computed past 9999-12-31 or before 0001-01-01 (datetime's own limits)."""
+    return isinstance(error, OverflowError) or (isinstance(error, ValueError) and "out of range" in str(error))
+
+
+def _date_inputs(compiled: CompiledRuleSet, definition) -> list[str]:
+    """The case's date fields a definition reads, directly or through the rules it uses."""
+    checked = compiled.checked
+    seen, found, todo = set(), [], [definition]
+    while todo:
+        current = todo.pop()
+        for used in current.uses:
+            if used in seen:
+                continue
+            seen.add(used)
+            if used in checked.rules:
+                todo.append(checked.rules[used])
+            elif used not in checked.parameters and used not in checked.tables and _input_type(checked, used) == T.DATE:
+                found.append(used)
+    return sorted(found)
+
+
+def _input_type(checked, path: str):
+    typ = checked.case_model.type
+    for part in path.split("."):
+        typ = T.strip_optional(typ)
+        while isinstance(typ, T.List):
+            typ = T.strip_optional(typ.item)
+        if not isinstance(typ, T.Record) or typ.field(part) is None:
+            return None
+        typ = typ.field(part)
+    return T.strip_optional(typ)
+
+
+def _definition_at(compiled: CompiledRuleSet, error: Exception):
     tb = error.__traceback__
     line = None
     while tb is not None:
@@ -167,15 +213,17 @@ def _runtime_error(compiled: CompiledRuleSet, error: Exception) -> RulesError:
     kind, _, name = owner.partition(" ")
     section = {"rule": compiled.checked.rules, "condition": compiled.checked.conditions,
                "note": compiled.checked.notes, "output": compiled.checked.outputs}.get(kind, {})
-    definition = section.get(name)
-    if isinstance(error, ZeroDivisionError):
-        what = "a division by zero"
-    elif isinstance(error, KeyError):
-        what = f"no table row {error}"
-    else:
-        what = str(error) or type(error).__name__
-    return RulesError([Diagnostic("evaluation", f"{owner or 'a rule'} failed on this case: {what}",
-                                  definition.span if definition else None)])
+    return owner, section.get(name)
+
+
+def _date_out_of_range(compiled: CompiledRuleSet, error: Exception, source: str | None) -> CaseError:
+    """A date the rules compute from the case falls outside the calendar: the input's fault, named by its path."""
+    owner, definition = _definition_at(compiled, error)
+    paths = _date_inputs(compiled, definition) if definition is not None else []
+    what = owner or "a date the rules compute"
+    message = f"is too far in the future or the past: {what} would fall outside the calendar (0001-01-01 to 9999-12-31)"
+    return CaseError([CaseProblem(tuple(path.split(".")), message) for path in paths] or [CaseProblem((), message)],
+                     source)
 
 
 def check_case(compiled: CompiledRuleSet, raw, source: str | None = None) -> dict:
@@ -195,14 +243,17 @@ def _check_message(definition: Definition) -> str:
     return template.text if template else definition.name
 
 
+@in_engine_context
 def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain: bool = False, lang: str = "en",
                   source: str | None = None) -> Decision:
-    """A raw case -> its Decision under this version."""
+    """A raw case -> its Decision under this version (in the engine's own decimal context)."""
     case = check_case(compiled, raw, source)
     taken: dict | None = {} if explain else None  # how each branch went, recorded only for an explanation
     try:
         values = compiled.decide(case) if taken is None else compiled.decide_traced(case, taken)
     except (ArithmeticError, KeyError, TypeError, ValueError, AttributeError) as error:
+        if _out_of_range(error):
+            raise _date_out_of_range(compiled, error, source) from None
         raise _runtime_error(compiled, error) from None
     reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
                     for code, position, source in compiled.condition_slots if values[position])
@@ -280,6 +331,14 @@ def _input_shown(case, parts: tuple):
     return render_value(value, None)
 
 
+def _shown(value, typ):
+    """A value for an explanation: as the decision writes it, or exactly when it is not a whole cent."""
+    try:
+        return render_value(value, typ)
+    except _NotWholeCent:
+        return format(value, "f")
+
+
 def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
     """The explanation: every definition with its value and only what it depended on for this case."""
     plans, usage = _plan(compiled)
@@ -295,7 +354,7 @@ def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
             if use[0] not in needed:
                 continue
             if use[1] == "rule":
-                uses.append((use[0], render_value(values[use[2]], use[3])))
+                uses.append((use[0], _shown(values[use[2]], use[3])))
             elif use[1] == "constant":
                 uses.append((use[0], use[2]))
             else:
@@ -307,10 +366,6 @@ def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
         elif plan.kind == "note":
             outcome = "applies" if raw else "does not apply"
             message = note_text.get(plan.name)
-        try:
-            shown = render_value(raw, plan.type)
-        except _NotWholeCent:
-            shown = str(raw)
-        steps.append(TraceStep(plan.kind, plan.name, shown, plan.type_text, plan.expression, tuple(uses), plan.source,
+        steps.append(TraceStep(plan.kind, plan.name, _shown(raw, plan.type), plan.type_text, plan.expression, tuple(uses), plan.source,
                                plan.label, plan.changed_in, outcome, message))
     return Trace(lang, tuple(steps))

@@ -125,7 +125,9 @@ def unify(a, b):
         inner = unify(strip_optional(a), strip_optional(b))
         return Optional(inner) if inner is not None else None
     if is_numeric(a) and is_numeric(b):
-        if PERCENT in (a, b) and a != b and INT not in (a, b):
+        if PERCENT in (a, b) and INT in (a, b):
+            return None  # a bare 30 beside 30 %: almost always a unit left out, never silently 3000 %
+        if PERCENT in (a, b) and a != b:
             return DECIMAL
         return DECIMAL if DECIMAL in (a, b) else (PERCENT if PERCENT in (a, b) else INT)
     if isinstance(a, Enum) and isinstance(b, Enum):

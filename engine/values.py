@@ -6,12 +6,29 @@ as its fraction (30 % is Decimal("0.30")). Nothing here rounds unless asked.
 from __future__ import annotations
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import (ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow,
+                     localcontext)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
+
+# The engine's own decimal context, whatever the caller has set. Inputs carry at
+# most 30 significant digits (case.py, parse.py), so 60 digits hold every sum
+# and product the rules make exactly; only `round(...)` rounds on purpose.
+ENGINE_CONTEXT = Context(prec=60, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
+                         traps=[InvalidOperation, DivisionByZero, Overflow], flags=[])
+
+
+def in_engine_context(function):
+    """Run `function` under ENGINE_CONTEXT: a caller's precision or traps never change a result."""
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with localcontext(ENGINE_CONTEXT):
+            return function(*args, **kwargs)
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +66,7 @@ def sub_duration(day: date, span: Duration) -> date:
 
 def round_cents(amount: Decimal) -> Decimal:
     """Round to the cent, half up: the one rounding the rules may ask for."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP, context=ENGINE_CONTEXT)
 
 
 def end_of_year(day: date) -> date:
@@ -58,21 +75,22 @@ def end_of_year(day: date) -> date:
 
 def format_money(amount: Decimal) -> str:
     """A money amount as the contract writes it: two decimals, no thousands separator."""
-    return str(amount.quantize(CENT))
+    return str(amount.quantize(CENT, context=ENGINE_CONTEXT))
 
 
 def format_percent(rate: Decimal) -> str:
     """30 % as people read it."""
-    shown = (rate * 100).normalize()
+    shown = ENGINE_CONTEXT.multiply(rate, 100).normalize(ENGINE_CONTEXT)
     text = format(shown, "f")
     return f"{text} %"
 
 
 def format_rate(rate: Decimal) -> str:
     """A rate as the contract writes it: a decimal fraction with at least two decimals."""
-    if rate == rate.quantize(CENT):
-        return str(rate.quantize(CENT))
-    return format(rate.normalize(), "f")
+    cents = rate.quantize(CENT, context=ENGINE_CONTEXT)
+    if rate == cents:
+        return str(cents)
+    return format(rate.normalize(ENGINE_CONTEXT), "f")
 
 
 def format_value(value, kind: str = "") -> str:
@@ -86,7 +104,7 @@ def format_value(value, kind: str = "") -> str:
     if kind == "percent":
         return format_percent(value)
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+        return format(value.normalize(ENGINE_CONTEXT), "f") if value == value.to_integral_value() else format(value, "f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return str(value)

@@ -110,7 +110,7 @@ def test_every_problem_is_listed_not_only_the_first(tmp_path):
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["evaluate", "missing.json"], "cannot read the case"),
+    (["evaluate", "missing.json"], "missing.json: cannot read: no such file"),
     (["evaluate", "--on", "2015-12-31", str(EXAMPLE)], "no rules for 2015-12-31: the first version of kmo-portefeuille starts on 2016-04-01"),
     (["evaluate", "--on", "31/12/2024", str(EXAMPLE)], "is not a date YYYY-MM-DD"),
     (["evaluate", "--rules", "/nonexistent", str(EXAMPLE)], "the rules folder /nonexistent does not exist"),

@@ -34,7 +34,8 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_all_passing_prints_dots_and_a_last_line(rules):
     status, out, err = kmo("test", "rules")
     assert (status, err) == (0, "")
-    assert out.splitlines()[0] == "rules/mini/tests/mini.yaml ..."
+    assert out.splitlines()[0] == "testing rules"
+    assert out.splitlines()[1] == "rules/mini/tests/mini.yaml ..."
     assert out.splitlines()[-1] == "3 passed, 0 failed"
 
 
@@ -42,7 +43,7 @@ def test_a_failure_shows_where_expected_against_actual_and_the_explanation(rules
     edit(rules / "tests" / "mini.yaml", 'rate: 30 %, subsidy: "300.00"}', 'rate: 30 %, subsidy: "350.00"}')
     status, out, _ = kmo("test", "rules")
     assert status == 1
-    assert out.splitlines()[0] == "rules/mini/tests/mini.yaml F.."
+    assert out.splitlines()[1] == "rules/mini/tests/mini.yaml F.."
     failure = out[out.index("a small firm gets 30 % in 2024"):]
     assert failure.splitlines()[1] == "rules/mini/tests/mini.yaml:3, under version 2024-01-01"
     assert "  subsidy: expected 350.00, got 300.00" in failure
@@ -98,7 +99,7 @@ def test_a_version_without_tests_is_named(rules):
 
 def test_k_runs_only_the_tests_whose_name_matches(rules):
     status, out, _ = kmo("test", "rules", "-k", "VZW")
-    assert status == 0 and out.splitlines() == ["rules/mini/tests/mini.yaml .", "", "1 passed, 0 failed"]
+    assert status == 0 and out.splitlines() == ["testing rules", "rules/mini/tests/mini.yaml .", "", "1 passed, 0 failed"]
 
 
 def test_an_invalid_test_file_exits_2_and_says_where(rules):
