@@ -36,7 +36,7 @@ def _day(text: str) -> date:
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kmo-rules", description="The kmo-portefeuille rules as data: evaluate, explain, compare.")
-    parser.add_argument("--version", action="version", version=f"kmo-rules {_installed_version()}")
+    parser.add_argument("--version", action="store_true", help="print the version of kmo-rules and stop")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     evaluate = commands.add_parser("evaluate", help="decide cases (JSON or YAML files, or - for standard input)")
@@ -103,6 +103,11 @@ def _case_text(name: str, stdin) -> str:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
             raise _FileProblem(f"{name}: not UTF-8 text (byte {error.start + 1})") from None
+    if name == "-":
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # standard input decoded with surrogateescape
+            raise _FileProblem("<stdin>: not UTF-8 text") from None
     if len(text) > MAX_CASE_BYTES:
         raise _FileProblem(f"{'<stdin>' if name == '-' else name}: larger than {MAX_CASE_BYTES:,} bytes")
     if not text.strip():
@@ -242,6 +247,9 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
         return 2
     except SystemExit as exit:  # --help
         return int(exit.code or 0)
+    if args.version and args.command is None:
+        stdout.write(f"kmo-rules {_installed_version()}\n")
+        return 0
     if args.command is None:
         parser.print_help(stderr)  # a usage error: exit 2, nothing on standard output
         return 2
