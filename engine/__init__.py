@@ -62,8 +62,9 @@ def open_rules(rules: str | Path | None = None) -> RuleBook:
 class Ruleset:
     """One version of the rules, checked and compiled, ready to decide cases."""
 
-    def __init__(self, built: Built):
+    def __init__(self, built: Built, rules_dir: Path | None = None):
         self._built = built
+        self._rules_dir = rules_dir
 
     @property
     def info(self) -> RulesetInfo:
@@ -93,16 +94,46 @@ class Ruleset:
         info = self.info
         return f"<Ruleset {info.id} {info.version} from {info.effective_from}>"
 
+    def __reduce__(self):
+        """A ruleset travels to another process as its folder, version and hash; rebuilt and checked there."""
+        return (_rebuilt, (self._rules_dir, self.version, self.info.sha256))
+
+
+def _rebuilt(rules_dir, version: str, sha256: str) -> "Ruleset":
+    ruleset = load_ruleset(rules=rules_dir, version=version)
+    if ruleset.info.sha256 != sha256:
+        raise RulesError([Diagnostic("ruleset-changed", f"the rules in {rules_dir} changed since version {version} "
+                                     f"was sent: sha256 {ruleset.info.sha256[:12]}, not {sha256[:12]}")])
+    return ruleset
+
 
 @in_engine_context
 def load_ruleset(on: date | str | None = None, *, rules: str | Path | None = None,
                  version: str | None = None) -> Ruleset:
     """The version in force on a date (default: today), or a version by id, from the bundled or given rules."""
     day = _day(on, "on")
-    book = open_rules(rules)
+    book = _cached_book(_folder(rules))
     if version is not None:
-        return Ruleset(book.build(book.source_named(_text(version, "version"))))
-    return Ruleset(book.on(day or date.today()))
+        return Ruleset(book.build(book.source_named(_text(version, "version"))), book.rules_dir)
+    return Ruleset(book.on(day or date.today()), book.rules_dir)
+
+
+_BOOKS: dict[tuple, RuleBook] = {}
+
+
+def _cached_book(folder: Path | None) -> RuleBook:
+    """The rules of a folder, opened once per content: calling load_ruleset per case costs a hash, not a load."""
+    from .pipeline import folder_digest
+    from .versions import bundled_rules_dir
+    where = (folder or bundled_rules_dir()).resolve()
+    key = (str(where), folder_digest(where))
+    book = _BOOKS.get(key)
+    if book is None:
+        book = open_rules(where if folder is not None else None)
+        if len(_BOOKS) >= 16:
+            _BOOKS.pop(next(iter(_BOOKS)))
+        _BOOKS[key] = book
+    return book
 
 
 @in_engine_context

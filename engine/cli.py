@@ -34,6 +34,12 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date YYYY-MM-DD") from None
 
 
+def _jobs(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 512:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of processes from 1 to 512")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kmo-rules", description="The kmo-portefeuille rules as data: evaluate, explain, compare.")
     parser.add_argument("--version", action="store_true", help="print the version of kmo-rules and stop")
@@ -47,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--lang", choices=("en", "nl"), default="en", help="language of messages and explanations")
     evaluate.add_argument("--format", choices=("json", "text"), default="json",
                           help="json (the contract, default) or text (for a person)")
+    evaluate.add_argument("--jobs", type=_jobs, metavar="N",
+                          help="for JSON Lines: decide on N processes (default: every core)")
+    evaluate.add_argument("--keep-going", action="store_true",
+                          help="for JSON Lines: write an error line for an invalid case and go on (exit 1)")
 
     versions = commands.add_parser("versions", help="list the versions with their periods and hashes")
     versions.add_argument("--rules", type=Path)
@@ -77,6 +87,20 @@ MAX_CASE_BYTES = 5_000_000  # a case file larger than this is refused, not read
 
 class _FileProblem(KmoRulesError):
     """A case file that cannot be read at all: the message names the file."""
+
+
+def _checked_stdin(text: str) -> str:
+    return _case_text("-", _Already(text))
+
+
+class _Already:
+    """Standard input already read (to see whether it is JSON Lines)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def read(self, limit: int) -> str:
+        return self.text[:limit]
 
 
 def _case_text(name: str, stdin) -> str:
@@ -115,67 +139,128 @@ def _case_text(name: str, stdin) -> str:
     return text
 
 
-def _read_case(name: str, stdin) -> object:
+def _read_case(name: str, stdin, already_read: str | None = None) -> object:
     from .case import CaseTextError, parse_case_text
-    text = _case_text(name, stdin)
+    text = _case_text(name, stdin) if already_read is None else _checked_stdin(already_read)
     try:
         return parse_case_text(text)
     except CaseTextError as error:
         raise _FileProblem(f"{'<stdin>' if name == '-' else name}: {error}") from None
 
 
-def _shown(value) -> str:
-    """A value as the case validator shows it in a message."""
-    from decimal import Decimal
-    if isinstance(value, Decimal):
-        return str(value)
-    return json.dumps(value, default=str, ensure_ascii=False)[:80]
+LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 
-def _application_date(raw, name: str) -> date:
-    if not isinstance(raw, dict):
-        raise CaseError([CaseProblem((), "a case must be an object with application_date, enterprise and project")], name)
-    value = raw.get("application_date")
-    if value is None:
-        raise CaseError([CaseProblem(("application_date",), "is required (it decides which rules apply)")], name)
+def _batch_input(args, stdin):
+    """The lines of a JSON Lines batch, or None when the input is one or more single cases."""
+    import itertools
+    if len(args.cases) != 1:
+        return None
+    name = args.cases[0]
+    if name != "-":
+        if not name.endswith(LINES_SUFFIXES):
+            return None
+        _case_text_checks(name)
+        from .batch import lines_of
+        return _utf8_lines(lines_of(name), name)
+    first = stdin.readline(MAX_CASE_BYTES + 1)
     try:
-        if not isinstance(value, str) or len(value) != 10:
-            raise ValueError
-        return date.fromisoformat(value)
-    except ValueError:
-        raise CaseError([CaseProblem(("application_date",), f"must be a date YYYY-MM-DD, got {_shown(value)}")],
-                        name) from None
+        json.loads(first)
+    except ValueError:  # a case written over several lines (or not JSON at all): one case
+        args.stdin_text = first + stdin.read(MAX_CASE_BYTES + 1)
+        return None
+    second = stdin.readline(MAX_CASE_BYTES + 1)
+    if not second.strip():
+        rest = stdin.read(MAX_CASE_BYTES + 1)
+        if not rest.strip():  # one line alone is one case
+            args.stdin_text = first + second + rest
+            return None
+        second += rest  # pragma: no cover - blank lines inside JSON Lines
+    return _utf8_lines(itertools.chain([first, second], stdin), "<stdin>")
 
 
-def _with_the_other_problems(book, raw, error: Exception, shown: str) -> CaseError:
-    """No version can be chosen: the date's problem, and every other problem the latest version finds."""
-    from .evaluate import check_case
-    first = list(error.problems) if isinstance(error, CaseError) else \
-        [CaseProblem(("application_date",), str(error))]
+def _utf8_lines(lines, name: str):
+    number = 0
     try:
-        check_case(book.build(book.sources[-1]).compiled, raw, shown)
-    except CaseError as other:
-        first += [p for p in other.problems if p.path[:1] != ("application_date",)]
-    return CaseError(first, shown)
+        for number, line in enumerate(lines, start=1):
+            yield line
+    except UnicodeDecodeError:
+        raise _FileProblem(f"{name}: line {number + 1}: not UTF-8 text") from None
+
+
+def _case_text_checks(name: str) -> None:
+    import os
+    import stat
+    try:
+        info = os.stat(name)
+    except OSError as error:
+        raise _FileProblem(f"{name}: cannot read: {(error.strerror or str(error)).lower()}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _FileProblem(f"{name}: cannot read: not a regular file")
+
+
+class _Progress:
+    """A line on standard error, redrawn at most twice a second, when it is a terminal."""
+
+    def __init__(self, stderr):
+        import time
+        self.stderr, self.clock = stderr, time.monotonic
+        self.shown = getattr(stderr, "isatty", lambda: False)()
+        self.start = self.last = self.clock()
+
+    def tick(self, done: int) -> None:
+        now = self.clock()
+        if self.shown and now - self.last >= 0.5:
+            self.last = now
+            rate = done / max(now - self.start, 1e-9)
+            self.stderr.write(f"\r{done:,} cases, {rate:,.0f} a second")
+            self.stderr.flush()
+
+    def end(self, done: int, invalid: int) -> None:
+        if self.shown:
+            self.stderr.write("\r\x1b[K")
+        seconds = self.clock() - self.start
+        self.stderr.write(f"{done:,} cases: {done - invalid:,} decided, {invalid:,} invalid, {seconds:.1f} s\n")
+
+
+def _evaluate_lines(args, book, lines, stdout, stderr) -> int:
+    from .batch import decide_lines, default_jobs
+    if args.format == "text":
+        raise _UsageError("kmo-rules evaluate: --format text is for single cases; JSON Lines give JSON Lines")
+    jobs = args.jobs or default_jobs()
+    progress = _Progress(stderr)
+    done = invalid = 0
+    for result in decide_lines(book, lines, jobs=jobs, explain=args.explain, lang=args.lang, on=args.on):
+        done += 1
+        if result.decision is not None:
+            stdout.write(result.decision + "\n")
+        elif args.keep_going:
+            invalid += 1
+            stdout.write(result.error_json() + "\n")
+        else:
+            stdout.flush()
+            stderr.write("".join(f"line {result.line}: {p}\n" for p in result.problems))
+            progress.end(done, 1)
+            return 2
+        progress.tick(done)
+    progress.end(done, invalid)
+    return 1 if invalid else 0
 
 
 def _evaluate(args, stdin, stdout, stderr) -> int:
     from .evaluate import evaluate_case
     from .pipeline import open_rules
     book = open_rules(args.rules)
+    lines = _batch_input(args, stdin)
+    if lines is not None:
+        return _evaluate_lines(args, book, lines, stdout, stderr)
     outputs: list[str] = []
     problems: list[str] = []
     for name in args.cases:
         shown = "<stdin>" if name == "-" else name
         try:
-            raw = _read_case(name, stdin)
-            try:
-                day = args.on or _application_date(raw, shown)
-                built = book.on(day)
-            except (CaseError, VersionNotFound) as error:
-                if args.on:
-                    raise
-                raise _with_the_other_problems(book, raw, error, shown) from None
+            raw = _read_case(name, stdin, getattr(args, "stdin_text", None))
+            built = book.on(args.on) if args.on else book.for_case(raw, shown)
             decision = evaluate_case(built.compiled, built.info, raw, explain=args.explain, lang=args.lang, source=shown)
         except CaseError as error:
             prefix = f"{error.source}: " if error.source and len(args.cases) > 1 else ""

@@ -50,6 +50,9 @@ class RulesError(KmoRulesError):
         self.diagnostics = tuple(diagnostics)
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
+    def __reduce__(self):
+        return (type(self), (self.diagnostics,))
+
     @property
     def errors(self) -> tuple[Diagnostic, ...]:
         return tuple(d for d in self.diagnostics if d.severity == "error")
@@ -63,6 +66,9 @@ class CaseError(KmoRulesError):
         self.source = source
         prefix = f"{source}: " if source else ""
         super().__init__("\n".join(prefix + str(p) for p in self.problems))
+
+    def __reduce__(self):
+        return (type(self), (self.problems, self.source))
 
 
 class ArgumentError(KmoRulesError, ValueError):

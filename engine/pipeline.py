@@ -10,20 +10,21 @@ one (parse, check, compile) the first time it is needed. The CLI, the tests,
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from .case import case_model
 from .check import CheckedRuleSet, check_ruleset
 from .compile import CompiledRuleSet, compile_ruleset
-from .diagnostics import Diagnostic, RulesError, VersionNotFound
+from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, VersionNotFound
 from .evaluate import RulesetInfo
 from .parsed import parse_ruleset
 from .printer import content_hash
 from .source import RuleSource
 from .span import Span
-from .versions import bundled_rules_dir, read_versions, resolve_versions, shown_path
+from .versions import bundled_rules_dir, bundled_schemas_dir, read_versions, resolve_versions, shown_path
 
 
 @dataclass
@@ -57,6 +58,22 @@ def build_version(source: RuleSource) -> tuple[Built | None, list[Diagnostic]]:
     info = RulesetInfo(source.ruleset, source.version, source.effective_from, source.effective_until,
                        content_hash(checked))
     return Built(source, checked, compiled, info, tuple(problems)), []
+
+
+VERSION_FIELD = "application_date"  # the case field whose date picks the version
+
+
+def _case_day(case) -> date | None:
+    """The date that picks a case's version, or None when it has none that is valid."""
+    value = case.get(VERSION_FIELD) if isinstance(case, Mapping) else None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and len(value) == 10 and value.isascii() and value[:4].isdigit():
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass
@@ -98,6 +115,82 @@ class RuleBook:
 
     def on(self, day: date) -> Built:
         return self.build(self.source_on(day))
+
+    def evaluate(self, case, *, explain: bool = False, lang: str = "en", on: date | None = None):
+        """A case -> its Decision under the version in force on its own date (or on `on`)."""
+        from .evaluate import evaluate_case
+        built = self.on(on) if on is not None else self.for_case(case)
+        return evaluate_case(built.compiled, built.info, case, explain=explain, lang=lang)
+
+    def evaluate_many(self, cases, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
+                      on: date | None = None, keep_going: bool = False):
+        """Cases -> decisions in input order, on `jobs` processes (default: every core); see engine.batch."""
+        from .batch import evaluate_many
+        return evaluate_many(self, cases, jobs=jobs, explain=explain, lang=lang, on=on, keep_going=keep_going)
+
+    def for_case(self, case, source: str | None = None) -> Built:
+        """The version in force on a case's own date; when the date is missing or wrong, or no version is
+        in force on it, a CaseError with that problem and every other one the latest version finds."""
+        from .evaluate import check_case
+        day = _case_day(case)
+        problem = None
+        if day is None:
+            problem = None  # the validator says what is wrong with the date
+        else:
+            try:
+                return self.on(day)
+            except VersionNotFound as error:
+                problem = CaseProblem((VERSION_FIELD,), str(error))
+        found = [problem] if problem else []
+        try:
+            check_case(self.build(self.sources[-1]).compiled, case, source)
+        except CaseError as error:
+            found += [p for p in error.problems if not (problem and p.path[:1] == (VERSION_FIELD,))]
+        if not found:  # pragma: no cover - a date the validator accepts always picks a version or fails above
+            found = [CaseProblem((VERSION_FIELD,), "must be a date YYYY-MM-DD")]
+        raise CaseError(found, source)
+
+    def __reduce__(self):
+        """A book travels to another process as the folder it was opened from."""
+        return (open_rules, (self.rules_dir,))
+
+
+def folder_digest(folder: Path) -> str:
+    """A digest of every rule, test and schema file under a folder and of the bundled schemas, by content."""
+    import hashlib
+    digest = hashlib.sha256()
+    for base in (folder, bundled_schemas_dir()):
+        if not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            if path.suffix in (".yaml", ".yml", ".json") and not path.is_symlink():
+                file_digest = _file_digest(path)
+                if file_digest is None:
+                    continue
+                digest.update(str(path.relative_to(base)).encode("utf-8", "surrogateescape") + b"\0")
+                digest.update(file_digest)
+    return digest.hexdigest()
+
+
+_FILE_DIGESTS: dict[str, tuple[int, int, bytes]] = {}
+
+
+def _file_digest(path: Path) -> bytes | None:
+    """The sha256 of a file's content, read again only when its size or modification time changed."""
+    import hashlib
+    import stat
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        known = _FILE_DIGESTS.get(str(path))
+        if known is not None and known[:2] == (info.st_mtime_ns, info.st_size):
+            return known[2]
+        digest = hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        return None
+    _FILE_DIGESTS[str(path)] = (info.st_mtime_ns, info.st_size, digest)
+    return digest
 
 
 def open_rules(rules_dir: Path | str | None = None) -> RuleBook:

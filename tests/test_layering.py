@@ -7,7 +7,7 @@ ENGINE = Path(__file__).resolve().parent.parent / "engine"
 
 # Each stage may import the shared vocabulary and earlier stages, never later ones.
 ORDER = ["span", "diagnostics", "typesys", "values", "nodes", "load", "source", "versions", "parse", "parsed",
-         "case", "check", "usage", "compile", "interpret", "evaluate", "printer", "pipeline", "explain", "testing",
+         "case", "check", "usage", "compile", "interpret", "evaluate", "printer", "batch", "pipeline", "explain", "testing",
          "semantic_diff", "impact_analysis", "audit_render", "render", "analyst_cli", "audit_cli", "cli"]
 
 

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from corpus import case_json, generate_cases, year_spec
+from corpus import generate_cases, year_spec
 from engine import CaseError, KmoRulesError, RulesError, open_rules
 from engine.cli import run
 from engine.evaluate import evaluate_case
@@ -129,9 +129,20 @@ def _check_contract(decision, explained) -> None:
             assert subsidy <= _money(rules[ceiling]), f"subsidy {subsidy} above {ceiling} {rules[ceiling]}"
 
 
+def _json(value) -> str:
+    """A case as one line of JSON, numbers as written (1E+999999999 stays short)."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_json(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _through_cli(case) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    status = run(["evaluate", "-"], io.StringIO(case_json(case)), out, err)
+    status = run(["evaluate", "-"], io.StringIO(_json(case)), out, err)
     return status, out.getvalue(), err.getvalue()
 
 

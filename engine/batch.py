@@ -1,0 +1,176 @@
+"""Many cases: each decided under the version in force on its own date, in input order, on every core.
+
+The rules are opened once per process. With `jobs` above one, worker
+processes each open the same rules folder once and decide chunks of cases;
+at most a few chunks per worker are in flight, so memory stays flat however
+long the input is, and results come back in the order the cases went in.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
+from .span import format_json_path
+
+CHUNK = 256            # cases sent to a worker at a time
+IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: enough to keep it busy, few enough to stay small
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """What became of one line of a JSON Lines batch: a decision (as JSON text) or its problems."""
+
+    line: int
+    decision: str | None
+    problems: tuple[CaseProblem, ...] = ()
+
+    def error_json(self) -> str:
+        """The contract's error line: {"line": N, "problems": [{"path", "message"}]}."""
+        return json.dumps({"line": self.line, "problems": [
+            {"path": format_json_path(p.path), "message": p.message} for p in self.problems]}, ensure_ascii=False)
+
+
+# -- one process ------------------------------------------------------------------
+
+_WORKER: dict = {}  # in a worker process: the rules it opened, and how to decide
+
+
+def _open_in_worker(book, explain: bool, lang: str, on: str | None) -> None:
+    """A worker's start: the book arrives as its folder (RuleBook pickles so) and is opened once, here."""
+    _WORKER["book"] = book
+    _WORKER["options"] = (explain, lang, on)
+
+
+def decide_line(book, number: int, text: str, explain: bool = False, lang: str = "en", on=None) -> LineResult:
+    """One line of JSON Lines -> its decision as one line of JSON, or its problems."""
+    from datetime import date
+
+    from .case import CaseTextError, parse_case_text
+    try:
+        raw = parse_case_text(text)
+        decision = book.evaluate(raw, explain=explain, lang=lang, on=date.fromisoformat(on) if on else None)
+    except CaseTextError as error:
+        return LineResult(number, None, (CaseProblem((), str(error)),))
+    except CaseError as error:
+        return LineResult(number, None, error.problems)
+    except VersionNotFound as error:
+        return LineResult(number, None, (CaseProblem((), str(error)),))
+    return LineResult(number, json.dumps(decision.to_dict(), ensure_ascii=False))
+
+
+def _decide_chunk(chunk: list[tuple[int, str]]) -> list[LineResult]:
+    book = _WORKER["book"]
+    explain, lang, on = _WORKER["options"]
+    return [decide_line(book, number, text, explain, lang, on) for number, text in chunk]
+
+
+def _decide_cases(chunk: list) -> list:
+    book = _WORKER["book"]
+    explain, lang, on = _WORKER["options"]
+    out = []
+    for case in chunk:
+        try:
+            out.append(book.evaluate(case, explain=explain, lang=lang, on=on))
+        except KmoRulesError as error:
+            out.append(error)
+    return out
+
+
+# -- many processes ---------------------------------------------------------------
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int) -> Iterator:
+    """Results of `work` on each chunk, in order, with a bounded number of chunks in flight."""
+    pending: deque = deque()
+    for chunk in chunks:
+        pending.append(pool.apply_async(work, (chunk,)))
+        if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
+            yield from pending.popleft().get()
+    while pending:
+        yield from pending.popleft().get()
+
+
+def _pool(jobs: int, book, explain: bool, lang: str, on):
+    import multiprocessing
+    import threading
+    methods = multiprocessing.get_all_start_methods()
+    # fork is fastest and safe in a process of one thread; with threads, a fresh server process is safe
+    method = "fork" if "fork" in methods and threading.active_count() == 1 else (
+        "forkserver" if "forkserver" in methods else "spawn")
+    context = multiprocessing.get_context(method)
+    return context.Pool(jobs, initializer=_open_in_worker, initargs=(book, explain, lang, on))
+
+
+def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = False, lang: str = "en",
+                 on=None) -> Iterator[LineResult]:
+    """JSON Lines (blank lines skipped) -> a LineResult per case, in input order."""
+    numbered = ((n, text) for n, text in enumerate(lines, start=1) if text.strip())
+    if jobs <= 1:
+        for number, text in numbered:
+            yield decide_line(book, number, text, explain, lang, on.isoformat() if on else None)
+        return
+    with _pool(jobs, book, explain, lang, on.isoformat() if on else None) as pool:
+        yield from _in_order(pool, _decide_chunk, _chunks(numbered, CHUNK), jobs)
+
+
+def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
+                  on=None, keep_going: bool = False) -> Iterator:
+    """Cases -> their decisions, in input order; each under the version in force on its own date.
+
+    An invalid case raises its CaseError where it stands (the decisions before
+    it have been yielded); with `keep_going` the error is yielded in its place.
+    """
+    jobs = default_jobs() if jobs is None else jobs
+    if jobs <= 1:
+        results = (_safe(book, case, explain, lang, on) for case in cases)
+    else:
+        pool = _pool(jobs, book, explain, lang, on)
+        results = _closing(pool, _in_order(pool, _decide_cases, _chunks(cases, CHUNK), jobs))
+    for result in results:
+        if isinstance(result, KmoRulesError) and not keep_going:
+            raise result
+        yield result
+
+
+def _safe(book, case, explain, lang, on):
+    try:
+        return book.evaluate(case, explain=explain, lang=lang, on=on)
+    except KmoRulesError as error:
+        return error
+
+
+def _closing(pool, results: Iterator) -> Iterator:
+    try:
+        yield from results
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def lines_of(path: Path | str) -> Iterator[str]:
+    """The lines of a JSON Lines file, read lazily."""
+    with open(path, encoding="utf-8") as handle:
+        yield from handle
