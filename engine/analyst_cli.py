@@ -92,7 +92,7 @@ def validate_folder(folder: Path) -> tuple[list[Diagnostic], int]:
     found += _merge(per_version, {source.file: source.version for source in sources})
     test_files = find_test_files(folder)
     for path in test_files:                                         # test files and their cases
-        tests, problems = read_tests(path)
+        tests, problems = read_tests(path, root=folder)
         found += problems
         if sources and timeline_ok:
             found += check_tests(sources, tests)
@@ -202,7 +202,7 @@ def _test(args, stdin, stdout, stderr) -> int:
     files: list[tuple[Path, list[TestCase]]] = []
     problems: list[Diagnostic] = []
     for path in find_test_files(book.rules_dir):
-        tests, found = read_tests(path)
+        tests, found = read_tests(path, root=book.rules_dir)
         problems += found
         if args.pattern:
             tests = [t for t in tests if args.pattern.lower() in t.name.lower()]

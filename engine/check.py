@@ -200,7 +200,14 @@ class _Checker:
             typ = typ.field(part)
         return T.strip_optional(typ)
 
+    _LONGEST_TYPE = 200  # characters of a declared column type: `list of list of ...` is not read without end
+
     def check_tables(self):
+        from .load import building  # a large table makes many objects at once: see building()
+        with building():
+            self._check_tables()
+
+    def _check_tables(self):
         for name, table_item in self.parsed.source.tables.items():
             data = table_item.data
             key_type = T.STRING
@@ -212,49 +219,79 @@ class _Checker:
                     key_type = T.STRING
             columns = {}
             for column, declared in (data.get("columns") or {}).items():
-                typ = T.parse_type(str(declared))
+                declared = str(declared)
+                typ = T.parse_type(declared) if len(declared) <= self._LONGEST_TYPE else None
                 if typ is None:
-                    self.error("table-column", f"table {name}: column {column} has an unknown type '{declared}'",
+                    shown = declared if len(declared) <= 60 else declared[:57] + "..."
+                    self.error("table-column", f"table {name}: column {column} has an unknown type '{shown}'",
                                data["columns"].value_locs[column].span)
                     typ = ERROR
                 columns[column] = typ
-            rows, versions = {}, {}
-            for key, row in self.parsed.source.table_rows.get(name, {}).items():
-                if isinstance(key_type, T.Enum) and key not in key_type.members:
-                    self.error("table-key", f"table {name}: '{key}' is not a value of {data['key']}",
-                               row.span, self.suggest(key, key_type.members) or
-                               f"the values of {data['key']} are listed in the case schema; add '{key}' there first")
-                cells = {}
-                parsed_cells = self.parsed.tables[name].get(key, {})
-                for column, cell in parsed_cells.items():
-                    if column not in columns:
-                        self.error("table-column", f"table {name}, row {key}: unknown column '{column}'",
-                                   row.data.key_spans[column] if isinstance(row.data, PosDict) else row.span,
-                                   self.suggest(column, columns) or (f"columns: {', '.join(columns)}" if columns else
-                                                                     "declare it under columns:"))
-                        continue
-                    if cell.expr is None:
-                        continue
-                    try:
-                        value, typ = _constant_value(cell.expr)
-                    except ValueError as error:
-                        self.error("table-value", f"table {name}, row {key}, column {column}: {error}", cell.expr.span)
-                        continue
-                    if columns[column] not in (ERROR,) and T.unify(columns[column], typ) != columns[column]:
-                        self.error("table-value", f"table {name}, row {key}, column {column}: expected "
-                                   f"{columns[column]}, got {typ}", cell.expr.span)
-                    cells[column] = value
-                for column in columns:
-                    if column not in cells and column not in parsed_cells:
-                        if not isinstance(columns[column], T.Optional):
-                            self.error("table-value", f"table {name}, row {key}: column {column} is missing", row.span)
-                    cells.setdefault(column, None)
-                rows[key] = cells
-                versions[key] = row.changed_in
+            signature = repr((name, tuple(columns.items())))  # one text for the whole table: cheap to look up
+            parsed_rows = self.parsed.tables[name]
+            memo = getattr(parsed_rows, "checked", {})  # the table as the version before had it, if unchanged
+            known = memo.get((signature, key_type, str(data.get("key"))))
+            if known is None:
+                count = len(self.problems)
+                rows, versions = self._rows(name, data, key_type, columns, signature, parsed_rows)
+                known = memo[(signature, key_type, str(data.get("key")))] = (rows, versions,
+                                                                            self.problems[count:])
+            else:
+                self.problems += known[2]
+            rows, versions = known[0], known[1]
             row_type = T.Record(f"row of {name}", tuple(columns.items()))
             self.tables[name] = TableDef(name, T.Table(name, key_type, row_type), rows, bool(data.get("key_prefix")),
                                          str(data.get("source", "")), table_item.span, table_item.changed_in,
                                          data.get("sample"), versions)
+
+    def _rows(self, name: str, data, key_type, columns: dict, signature: str, parsed_rows) -> tuple[dict, dict]:
+        """A table's rows, each cell a value of its column's type, and the version that last changed each."""
+        members = frozenset(key_type.members) if isinstance(key_type, T.Enum) else None
+        rows, versions = {}, {}
+        for key, row in self.parsed.source.table_rows.get(name, {}).items():
+            parsed_row = parsed_rows[key]
+            if members is not None and key not in members:
+                self.error("table-key", f"table {name}: '{key}' is not a value of {data['key']}",
+                           row.span, self.suggest(key, key_type.members) or
+                           f"the values of {data['key']} are listed in the case schema; add '{key}' there first")
+            checked = parsed_row.checked.get(signature)  # a row kept by several versions is checked once
+            if checked is None:
+                checked = parsed_row.checked[signature] = self._row(name, key, row, parsed_row.cells, columns)
+            rows[key] = checked[0]
+            self.problems += checked[1]
+            versions[key] = row.changed_in
+        return rows, versions
+
+    def _row(self, name: str, key: str, row, parsed_cells: dict, columns: dict) -> tuple[dict, list[Diagnostic]]:
+        """A row's cells as values of their column's type, and the problems found."""
+        found: list[Diagnostic] = []
+        cells = {}
+        for column, expr in parsed_cells.items():
+            if column not in columns:
+                found.append(Diagnostic(
+                    "table-column", f"table {name}, row {key}: unknown column '{column}'",
+                    row.data.key_spans[column] if isinstance(row.data, PosDict) else row.span,
+                    self.suggest(column, columns) or (f"columns: {', '.join(columns)}" if columns else
+                                                      "declare it under columns:")))
+                continue
+            if expr is None:
+                continue
+            try:
+                value, typ = _constant_value(expr)
+            except ValueError as error:
+                found.append(Diagnostic("table-value", f"table {name}, row {key}, column {column}: {error}", expr.span))
+                continue
+            expected = columns[column]
+            if expected is not ERROR and typ != expected and T.unify(expected, typ) != expected:
+                found.append(Diagnostic("table-value", f"table {name}, row {key}, column {column}: expected "
+                                        f"{expected}, got {typ}", expr.span))
+            cells[column] = value
+        for column, typ in columns.items():
+            if column not in cells and column not in parsed_cells and not isinstance(typ, T.Optional):
+                found.append(Diagnostic("table-value", f"table {name}, row {key}: column {column} is missing",
+                                        row.span))
+            cells.setdefault(column, None)
+        return cells, found
 
     def _input_paths(self, typ=None, prefix=""):
         typ = self.case.type if typ is None else T.strip_optional(typ)

@@ -78,6 +78,9 @@ class _Generator:
         }
         self.constants: dict[tuple, str] = {}
         self.rule_slot = {name: f"r_{i}" for i, name in enumerate(checked.rules)}
+        # each field of the case record -> (its local, the constant holding its name): no case name reaches source
+        self.inputs = {name: (f"i_{i}", f"I_{i}") for i, name in enumerate(_roots(checked))}
+        self.namespace.update({key: name for name, (_, key) in self.inputs.items()})
 
     def constant(self, value) -> str:
         if value is None or isinstance(value, (bool, int, str)):
@@ -131,7 +134,7 @@ class _Generator:
             case nodes.Name(name=name):
                 kind = binding[0]
                 if kind == "input":
-                    return f"i_{name}"
+                    return self.inputs[name][0]
                 if kind == "param":
                     return self.constant(self.checked.parameters[binding[1]].value)
                 if kind == "table":
@@ -242,8 +245,8 @@ def _decision_lines(gen: _Generator, checked: CheckedRuleSet, traced: bool) -> t
     """
     lines = ["def decide_traced(case, taken):" if traced else "def decide(case):"]
     owner: dict[int, str] = {}
-    for root in _roots(checked):
-        lines.append(f"    i_{root} = case[{root!r}]")
+    for local, key in gen.inputs.values():
+        lines.append(f"    {local} = case[{key}]")
     slots: list[str] = []
     returns: list[str] = []
 
@@ -284,8 +287,8 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
     gen.traced = False
 
     check_lines = ["def failed_input_checks(case):"]
-    for root in _roots(checked):
-        check_lines.append(f"    i_{root} = case[{root!r}]")
+    for local, key in gen.inputs.values():
+        check_lines.append(f"    {local} = case[{key}]")
     check_lines.append("    failed = []")
     for definition in checked.input_checks.values():
         check_lines.append(f"    if {gen.gen(definition.expr)}:")
@@ -309,9 +312,9 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
                         parts.append(f"({gen.gen(part)}, {str(T.strip_optional(typ))!r})")
                 body = f"    return ({', '.join(parts)},)"
                 message_lines.append(f"def {fn}(case, values):")
-                for root in _roots(checked):  # bind only what the message reads
-                    if re.search(rf"\bi_{root}\b", body):
-                        message_lines.append(f"    i_{root} = case[{root!r}]")
+                for local, key in gen.inputs.values():  # bind only what the message reads
+                    if re.search(rf"\b{local}\b", body):
+                        message_lines.append(f"    {local} = case[{key}]")
                 for rule, slot_name in gen.rule_slot.items():
                     if re.search(rf"\b{slot_name}\b", body):
                         message_lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")

@@ -1,28 +1,85 @@
 """Stage 1, load: YAML rule file -> `RuleFile` (plain data that remembers positions).
 
-YAML is read safely and strictly: a duplicated key, an anchor or alias (the
-"billion laughs" bomb), or a YAML syntax error is a diagnostic with
-file:line:column. Dates and yes/no stay text; only `true`/`false` are booleans,
-so a table key `no` is never read as False. The shape of each file is then
-checked against `schemas/ruleset.schema.json`.
+A rules folder is untrusted data: it is copied, mailed and edited by hand. So
+files are read only through `read_text_inside`: a regular file inside the
+folder (never a symbolic link that leads out of it, a FIFO or a device), at
+most `MAX_FILE_BYTES`, UTF-8. YAML is read safely and strictly: a duplicated
+key, an anchor or alias (the "billion laughs" bomb), an explicit tag, nesting
+deeper than `MAX_YAML_DEPTH`, a number longer than `MAX_DIGITS` or a YAML
+syntax error is a diagnostic with file:line:column. Dates and yes/no stay
+text; only `true`/`false` are booleans, so a table key `no` is never read as
+False. The shape of each file is then checked against
+`schemas/ruleset.schema.json`.
 """
 from __future__ import annotations
 
+import bisect
 import difflib
+import gc
 import hashlib
 import os
 import json
 import re
+import stat
+from collections import defaultdict
+from contextlib import contextmanager
 from decimal import Decimal
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent,
+                         SequenceStartEvent, StreamEndEvent)
 
 from .diagnostics import Diagnostic
 from .span import Span
+
+# -- limits: what a rules folder may hold ---------------------------------------------------------------
+# Each is a diagnostic when exceeded, never a crash, a hang or an exhausted memory.
+
+MAX_FILE_BYTES = 5 * 1024 * 1024    # a rule file, test file, case file or case schema
+MAX_YAML_DEPTH = 32                 # mappings and lists inside each other
+MAX_DIGITS = 30                     # significant digits of a number (YAML or the rule language)
+MAX_EXPRESSION_CHARS = 10_000       # one expression
+MAX_EXPRESSION_DEPTH = 50           # operations inside each other in one expression
+MAX_DEFINITIONS = 10_000            # parameters, tables, rules, conditions, notes, checks and outputs of a version
+MAX_TABLE_ROWS = 250_000            # rows of one table
+MAX_DURATION = {"years": 1_000, "months": 12_000, "days": 366_000}  # the longest duration of each unit
+MAX_SUGGESTIONS_FROM = 2_000        # "did you mean" looks among at most this many names
+
+
+@contextmanager
+def building():
+    """While many objects are made and kept (a large file read, a large table checked), the cyclic garbage
+    collector would scan the growing heap again and again, for objects that form no cycle: it waits."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _size_words(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+
+
+_NOT_DIGIT = re.compile(r"\D+")
+
+
+def significant_digits(text: str) -> int:
+    """How many significant digits a number written as text has: 007.50 has 3 (7, 5, 0)."""
+    return len(_NOT_DIGIT.sub("", text).lstrip("0"))
+
+
+def close_match(name: str, known) -> str | None:
+    """The known name closest to a misspelt one, if any (not searched among very many names)."""
+    if len(known) > MAX_SUGGESTIONS_FROM:
+        return None
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None
 
 
 class PosDict(dict):
@@ -31,19 +88,57 @@ class PosDict(dict):
     __slots__ = ("key_spans", "value_locs", "span")
 
 
+class _KeySpans(dict):
+    """key -> the Span of the key as written, made from its Loc when first asked (most never are)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key) -> Span:
+        return dict.__getitem__(self, key).span
+
+    def get(self, key, default=None):
+        loc = dict.get(self, key)
+        return default if loc is None else loc.span
+
+
 class PosList(list):
     """A YAML sequence that remembers where each item was written."""
 
     __slots__ = ("value_locs", "span")
 
 
-@dataclass(frozen=True, slots=True)
 class Loc:
-    """Where a value's text lies in its file: a span plus raw character offsets."""
+    """Where a value's text lies in its file: a span plus raw character offsets.
 
-    span: Span
-    start: int
-    end: int
+    Made for every value read, so it keeps plain numbers and makes its `Span` only when asked.
+    """
+
+    __slots__ = ("file", "_line", "_column", "_end_line", "_end_column", "start", "end", "_span")
+
+    def __init__(self, file: str, line: int, column: int, end_line: int, end_column: int, start: int, end: int):
+        # line and column counted from 0, as YAML marks are
+        self.file, self._line, self._column, self._end_line, self._end_column = file, line, column, end_line, end_column
+        self.start, self.end, self._span = start, end, None
+
+    @property
+    def span(self) -> Span:
+        span = self._span
+        if span is None:
+            span = self._span = Span(self.file, self._line + 1, self._column + 1, self._end_line + 1,
+                                     self._end_column + 1)
+        return span
+
+    def _key(self) -> tuple:
+        return (self.file, self._line, self._column, self._end_line, self._end_column, self.start, self.end)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Loc) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Loc(span={self.span!r}, start={self.start}, end={self.end})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +149,107 @@ class RuleFile:
     text: str
     doc: object
 
+
+# -- reading files ----------------------------------------------------------------------------------------
+
+def is_inside(path: str | os.PathLike, root: str | os.PathLike) -> bool:
+    """Whether a path, every symbolic link followed, lies inside a folder (itself resolved)."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    try:
+        return os.path.commonpath([real, real_root]) == real_root
+    except ValueError:  # different drives
+        return False
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _open_regular(path: Path, root: Path | None, what: str, at: Span) -> tuple[int | None, os.stat_result | None,
+                                                                                  Diagnostic | None]:
+    """An open descriptor of a regular file (inside root, when given), its status, or why not."""
+    hint = "a rules folder may only use the files inside it; copy the file into the folder"
+    if root is not None and not is_inside(path, root):
+        linked = os.path.islink(path)
+        return None, None, Diagnostic("file-outside", f"{what} is a symbolic link that leads out of the rules folder"
+                                      if linked else f"{what} lies outside the rules folder", at, hint)
+    real = os.path.realpath(path) if root is not None else os.fspath(path)
+    try:
+        status = os.stat(real)
+        if not stat.S_ISREG(status.st_mode):  # never open a FIFO or a device: opening alone may block or act
+            return None, None, Diagnostic("file-kind", f"{what} is {_file_kind(status.st_mode)}, not a regular file", at)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+        if root is not None:
+            flags |= getattr(os, "O_NOFOLLOW", 0)  # resolved above: a link appearing now is refused
+        fd = os.open(real, flags)
+    except FileNotFoundError:
+        return None, None, Diagnostic("file", f"{what} does not exist", at)
+    except PermissionError:
+        return None, None, Diagnostic("file", f"{what} cannot be read: permission denied", at)
+    except OSError as error:
+        return None, None, Diagnostic("file", f"{what} cannot be read: {error.strerror or error}", at)
+    status = os.fstat(fd)
+    if not stat.S_ISREG(status.st_mode):
+        os.close(fd)
+        return None, None, Diagnostic("file-kind", f"{what} is {_file_kind(status.st_mode)}, not a regular file", at)
+    return fd, status, None
+
+
+def _read_bounded(fd: int, limit: int) -> bytes | None:
+    """At most `limit` bytes of an open file; None when it holds more."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks) if size <= limit else None
+
+
+def read_text_inside(path: str | os.PathLike, root: str | os.PathLike | None, limit: int = MAX_FILE_BYTES, *,
+                     shown: str | None = None, at: Span | None = None,
+                     what: str = "the file") -> tuple[str | None, Diagnostic | None]:
+    """Read a text file a rules folder names: (text, None), or (None, the reason it cannot be used).
+
+    Only a regular file is read (a FIFO or a device is refused before it is opened), and only inside `root`
+    when given (a symbolic link that leads out of it is refused). At most `limit` bytes: a larger file is
+    refused, never read to the end. The text must be UTF-8; line ends are read as Python reads text
+    ('\\r\\n' and '\\r' become '\\n'). The problem is reported at `at` (default: the file, line 1), named
+    `what` ("the case file cases/x.json").
+    """
+    shown = shown if shown is not None else os.fspath(path)
+    at = at or Span(shown, 1, 1)
+    fd, status, problem = _open_regular(Path(path), Path(root) if root is not None else None, what, at)
+    if problem is not None:
+        return None, problem
+    try:
+        data = _read_bounded(fd, limit) if status.st_size <= limit else None
+    except OSError as error:
+        return None, Diagnostic("file", f"{what} cannot be read: {error.strerror or error}", at)
+    finally:
+        os.close(fd)
+    if data is None:
+        return None, Diagnostic("file-size", f"{what} is larger than {_size_words(limit)}", at,
+                                "split it into smaller files")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, Diagnostic("file-encoding", f"{what} is not UTF-8 text", at, "save it as UTF-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text, None
+
+
+# -- YAML -------------------------------------------------------------------------------------------------
 
 class _StrictResolver(yaml.resolver.BaseResolver):
     pass
@@ -67,107 +263,248 @@ for _tag, _regexp, _first in (
 ):
     _StrictResolver.add_implicit_resolver(_tag, re.compile(_regexp), _first)
 
+_MAP, _SEQ, _STR = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str"
+_INT, _FLOAT, _BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
 
-class _PyComposer(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser, yaml.composer.Composer,
-                  _StrictResolver):
-    """Pure-Python YAML composer (used where PyYAML has no libyaml)."""
+
+class _PyEvents(yaml.reader.Reader, yaml.scanner.Scanner, yaml.parser.Parser):
+    """Pure-Python YAML events (used where PyYAML has no libyaml)."""
 
     def __init__(self, text: str):
         yaml.reader.Reader.__init__(self, text)
         yaml.scanner.Scanner.__init__(self)
         yaml.parser.Parser.__init__(self)
-        yaml.composer.Composer.__init__(self)
-        _StrictResolver.__init__(self)
 
 
 if getattr(yaml, "__with_libyaml__", False):
-    from yaml._yaml import CParser
-
-    class _Composer(CParser, _StrictResolver):
-        """libyaml composer: the same node tree with marks, much faster."""
-
-        def __init__(self, text: str):
-            CParser.__init__(self, text)
-            _StrictResolver.__init__(self)
+    from yaml._yaml import CParser as _Events  # libyaml: the same events with marks, much faster
 else:  # pragma: no cover - depends on how PyYAML was built
-    _Composer = _PyComposer
+    _Events = _PyEvents
+
+
+def _shown_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:"):] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+class _Frame:
+    """A mapping or list being read: what is known of it so far."""
+
+    __slots__ = ("out", "start", "refused", "key", "skip", "mapping")
+
+    def __init__(self, out, start, refused: bool, mapping: bool):
+        self.out, self.start, self.refused, self.mapping = out, start, refused, mapping
+        self.key = None    # in a mapping: (key text, where the key is) waiting for its value
+        self.skip = False  # in a mapping: the next value belongs to a refused key
+
+
+_NO_VALUE = object()
+_IMPLICIT = {first: tuple(resolvers) for first, resolvers in _StrictResolver.yaml_implicit_resolvers.items()}
+
+
+def _implicit_tag(value: str, plain: bool) -> str:
+    """The tag YAML gives a scalar written without one (the strict resolver's)."""
+    if plain:
+        for tag, regexp in _IMPLICIT.get(value[:1], ()):
+            if regexp.match(value):
+                return tag
+    return _STR
 
 
 class _Builder:
-    """YAML nodes -> PosDict / PosList / scalars, collecting every problem.
+    """YAML events -> PosDict / PosList / scalars, collecting every problem, without recursion.
 
-    A node met twice is an alias (`*name`): refused, so an alias bomb never expands.
+    Built straight from the parser's events, so neither a deep document nor an alias bomb can exhaust
+    the stack or the memory: nesting deeper than MAX_YAML_DEPTH stops the reading; an alias of a mapping
+    or list is refused, never expanded.
     """
 
     def __init__(self, file: str):
         self.file = file
         self.diagnostics: list[Diagnostic] = []
-        self.seen: set[int] = set()
+        self.anchors: dict[str, tuple] = {}  # anchor -> (start mark, (value, loc) of a scalar, or None)
 
-    def span_of(self, node) -> Span:
-        start, end = node.start_mark, node.end_mark
+    def span(self, start, end) -> Span:
         return Span(self.file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
-    def _loc(self, node) -> Loc:
-        return Loc(self.span_of(node), node.start_mark.index, node.end_mark.index)
+    def loc(self, start, end) -> Loc:
+        return Loc(self.file, start.line, start.column, end.line, end.column, start.index, end.index)
 
-    def build(self, node, where: Span | None = None):
-        if not isinstance(node, ScalarNode):
-            if id(node) in self.seen:
-                self.diagnostics.append(Diagnostic(
-                    "yaml-alias", f"this value repeats the one at line {node.start_mark.line + 1} through an alias "
-                    "(*name); anchors and aliases are not allowed in rule files: write the value out",
-                    where or self.span_of(node)))
-                return None
-            self.seen.add(id(node))
-        if isinstance(node, MappingNode):
-            return self._mapping(node)
-        if isinstance(node, SequenceNode):
-            out = PosList()
-            out.value_locs = []
-            out.span = self.span_of(node)
-            for item in node.value:
-                out.append(self.build(item, out.span))
-                out.value_locs.append(self._loc(item))
-            return out
-        if node.tag == "tag:yaml.org,2002:int":
-            return int(node.value.replace("_", ""))
-        if node.tag == "tag:yaml.org,2002:float":
-            return Decimal(node.value.replace("_", ""))  # exact, never a float
-        if node.tag == "tag:yaml.org,2002:bool":
-            return node.value == "true"
-        if node.tag == "tag:yaml.org,2002:null":
-            return None
-        if node.tag == "tag:yaml.org,2002:str":
-            return node.value
+    def _tag_refused(self, event, implicit_tag: str) -> bool:
+        """An explicit tag is refused unless it is the one YAML would give the value anyway."""
+        tag = event.tag
+        if tag is None or tag == implicit_tag:
+            return False
         self.diagnostics.append(Diagnostic(
-            "yaml-tag", f"the YAML tag {node.tag} is not allowed in rule files", self.span_of(node)))
-        return None
+            "yaml-tag", f"the YAML tag {_shown_tag(tag)} is not allowed here", self.span(event.start_mark, event.start_mark),
+            "write the value without a tag ('!...'); put it in quotes if it is a text"))
+        return True
 
-    def _mapping(self, node) -> PosDict:
-        out = PosDict()
-        out.key_spans, out.value_locs, out.span = {}, {}, self.span_of(node)
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or key_node.value == "<<":
+    def _number(self, text: str, event) -> bool:
+        if len(text) <= MAX_DIGITS or significant_digits(text) <= MAX_DIGITS:
+            return True
+        self.diagnostics.append(Diagnostic(
+            "number-too-long", f"this number has more than {MAX_DIGITS} significant digits",
+            self.span(event.start_mark, event.end_mark), f"a number has at most {MAX_DIGITS} significant digits"))
+        return False
+
+    def scalar(self, event):
+        """A scalar value: text, an exact number, a boolean or None."""
+        value = event.value
+        implicit = _implicit_tag(value, not event.style)
+        if event.tag is not None and self._tag_refused(event, implicit):
+            return None
+        if implicit is _STR:
+            return value
+        if implicit == _INT:
+            return int(value.replace("_", "")) if self._number(value, event) else None
+        if implicit == _FLOAT:
+            return Decimal(value.replace("_", "")) if self._number(value, event) else None  # exact, never a float
+        if implicit == _BOOL:
+            return value == "true"
+        return None  # null
+
+    def read(self, events) -> object:
+        """The whole document, or None (an empty stream, or a problem that stops the reading)."""
+        with building():  # a large file makes a million objects, none in a cycle
+            return self._read(events)
+
+    def _read(self, events) -> object:
+        events.get_event()  # the start of the stream
+        if events.check_event(StreamEndEvent):
+            return None
+        events.get_event()  # the start of the document
+        first = events.peek_event()
+        doc = self._document(events)
+        if doc is _NO_VALUE:
+            return None
+        events.get_event()  # the end of the document
+        if not events.check_event(StreamEndEvent):
+            event = events.get_event()
+            raise yaml.composer.ComposerError("expected a single document in the stream", first.start_mark,
+                                              "but found another document", event.start_mark)
+        return doc
+
+    def _anchor(self, event, scalar=None) -> None:
+        anchor = event.anchor
+        if anchor in self.anchors:
+            raise yaml.composer.ComposerError(f"found duplicate anchor {anchor!r}; first occurrence",
+                                              self.anchors[anchor][0], "second occurrence", event.start_mark)
+        self.anchors[anchor] = (event.start_mark, scalar)
+
+    def _document(self, events):
+        """The events of one document -> its value; the loop runs once per event, so it is kept tight."""
+        file, problems, get_event = self.file, self.diagnostics, events.get_event
+        stack: list[_Frame] = []
+        frame = None  # the innermost open mapping or list
+        while True:
+            event = get_event()
+            kind = type(event)
+            start, end = event.start_mark, event.end_mark
+            if kind is ScalarEvent:
+                if frame is not None and frame.mapping and frame.key is None and not frame.skip:
+                    # a key: kept as written, never converted
+                    if event.tag is not None and self._tag_refused(event, _implicit_tag(event.value, not event.style)):
+                        value, is_text = _NO_VALUE, False
+                    else:
+                        value, is_text = event.value, True
+                elif event.tag is None and event.style:  # quoted or block text: the common case, made short
+                    value, is_text = event.value, True
+                else:
+                    value, is_text = self.scalar(event), True
+                if event.anchor is not None:
+                    self._anchor(event, (value, self.loc(start, end)))
+            elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                if len(stack) >= MAX_YAML_DEPTH:
+                    problems.append(Diagnostic(
+                        "yaml-depth", f"the data is nested more than {MAX_YAML_DEPTH} levels deep",
+                        self.span(start, start), "a rule file or a case needs only a few levels"))
+                    return _NO_VALUE
+                mapping = kind is MappingStartEvent
+                if mapping:
+                    out = PosDict()
+                    out.key_spans, out.value_locs = _KeySpans(), {}
+                else:
+                    out = PosList()
+                    out.value_locs = []
+                refused = event.tag is not None and self._tag_refused(event, _MAP if mapping else _SEQ)
+                if event.anchor is not None:
+                    self._anchor(event)
+                frame = _Frame(out, start, refused, mapping)
+                stack.append(frame)
+                continue
+            elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                done = stack.pop()
+                start = done.start
+                done.out.span = Span(file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
+                value, is_text = (None if done.refused else done.out), False
+                frame = stack[-1] if stack else None
+            elif kind is AliasEvent:
+                known = self.anchors.get(event.anchor)
+                if known is None:
+                    raise yaml.composer.ComposerError(None, None, f"found undefined alias {event.anchor!r}", start)
+                at_key = frame is not None and frame.mapping and frame.key is None and not frame.skip
+                if known[1] is not None and not at_key:
+                    value, loc = known[1]  # a text repeated: harmless, read as the text it repeats
+                    if frame is None:
+                        return value
+                    self._attach(frame, value, loc, True)
+                    continue
+                where = frame.key[1].span if frame is not None and frame.key is not None else self.span(start, end)
+                problems.append(Diagnostic(
+                    "yaml-alias", f"this value repeats the one at line {known[0].line + 1} through an alias "
+                    "(*name); anchors and aliases are not allowed here: write the value out", where))
+                value, is_text = _NO_VALUE, False
+            else:  # pragma: no cover - the parser gives no other event inside a document
+                raise yaml.composer.ComposerError(None, None, f"unexpected {kind.__name__}", start)
+            if frame is None:
+                return None if value is _NO_VALUE else value
+            loc = Loc(file, start.line, start.column, end.line, end.column, start.index, end.index)
+            if not frame.mapping:
+                frame.out.append(None if value is _NO_VALUE else value)
+                frame.out.value_locs.append(loc)
+            elif frame.key is not None and not frame.skip:  # the value of a key: the common case, made short
+                key, key_span = frame.key
+                frame.key = None
+                out = frame.out
+                out[key] = None if value is _NO_VALUE else value
+                out.key_spans[key] = key_span
+                out.value_locs[key] = loc
+            else:
+                self._attach(frame, value, loc, is_text)
+
+    def _attach(self, frame: _Frame, value, loc: Loc, is_text: bool) -> None:
+        out = frame.out
+        if not frame.mapping:
+            out.append(None if value is _NO_VALUE else value)
+            out.value_locs.append(loc)
+            return
+        if frame.skip:  # the value of a key that was refused
+            frame.skip = False
+            return
+        if frame.key is None:  # this is a key
+            if value is _NO_VALUE:
+                frame.skip = True
+            elif is_text and value == "<<":
                 self.diagnostics.append(Diagnostic(
-                    "yaml-alias", "merge keys (<<) are not allowed in rule files; write the values out",
-                    self.span_of(key_node)))
-                continue
-            if not isinstance(key_node, ScalarNode):
-                self.diagnostics.append(Diagnostic("yaml-key", "a key must be plain text", self.span_of(key_node)))
-                continue
-            key = key_node.value
-            if key in out:
-                first = out.key_spans[key]
+                    "yaml-alias", "merge keys (<<) are not allowed here; write the values out", loc.span))
+                frame.skip = True
+            elif not is_text:
+                self.diagnostics.append(Diagnostic("yaml-key", "a key must be plain text", loc.span))
+                frame.skip = True
+            elif value in out:
+                first = out.key_spans[value]
                 self.diagnostics.append(Diagnostic(
                     "yaml-duplicate-key",
-                    f"the key '{key}' is written twice in this mapping (first at line {first.line})",
-                    self.span_of(key_node)))
-                continue
-            out[key] = self.build(value_node, self.span_of(key_node))
-            out.key_spans[key] = self.span_of(key_node)
-            out.value_locs[key] = self._loc(value_node)
-        return out
+                    f"the key '{value}' is written twice in this mapping (first at line {first.line})", loc.span))
+                frame.skip = True
+            else:
+                frame.key = (value, loc)
+            return
+        key, key_span = frame.key
+        frame.key = None
+        out[key] = None if value is _NO_VALUE else value
+        out.key_spans[key] = key_span
+        out.value_locs[key] = loc
 
 
 def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
@@ -208,17 +545,18 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagno
 
 def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
     """YAML text -> data with positions, and the problems found (all of them)."""
-    composer = _Composer(text)
+    events = _Events(text)
+    builder = _Builder(file)
     try:
-        node = composer.get_single_node()
+        doc = builder.read(events)
     except yaml.MarkedYAMLError as error:
         return None, [_syntax_problem(error, text, file)]
     except yaml.YAMLError as error:
         return None, [Diagnostic("yaml-syntax", str(error).splitlines()[0], Span(file, 1, 1))]
     finally:
-        composer.dispose()
-    builder = _Builder(file)
-    doc = builder.build(node) if node is not None else None
+        events.dispose()
+    if doc is None and builder.diagnostics:
+        return None, builder.diagnostics
     return doc, builder.diagnostics
 
 
@@ -323,12 +661,17 @@ def _schema_message(error, doc) -> tuple[str, str | None, str | None]:
                f"not {shown}", None, None
     if error.validator == "minLength":
         return f"{field_of} is too short", hint, None
+    if error.validator == "maxLength":
+        return f"{field_of} is longer than {error.validator_value:,} characters", hint, None
+    if error.validator in ("maxItems", "maxProperties"):
+        return f"{field_of} holds more than {error.validator_value:,} entries", hint, None
     if error.validator in ("oneOf", "anyOf") and error.context:
         from jsonschema.exceptions import best_match
         best = best_match(error.context)
         if best is not None:
             return _schema_message(best, doc)
-    return f"{field_of}: {error.message}", hint, None
+    message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+    return f"{field_of}: {message}", hint, None
 
 
 def check_shape(rule_file: RuleFile, schema_path: Path) -> list[Diagnostic]:
@@ -343,14 +686,16 @@ def check_shape(rule_file: RuleFile, schema_path: Path) -> list[Diagnostic]:
         if error.validator in ("oneOf", "anyOf") and error.context:
             error = max(error.context, key=lambda e: len(e.absolute_path))
         errors.append(error)
-    unknown = {(tuple(e.absolute_path), extra) for e in errors if e.validator == "additionalProperties"
-               for extra in set(e.instance) - set(e.schema.get("properties", {}))}
+    unknown: dict[tuple, list[str]] = defaultdict(list)  # path -> the unknown fields there
+    for e in errors:
+        if e.validator == "additionalProperties":
+            unknown[tuple(e.absolute_path)] += set(e.instance) - set(e.schema.get("properties", {}))
     found = []
     for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
         path = tuple(error.absolute_path)
         if error.validator == "required" and "'" in error.message:
             missing = error.message.split("'")[1]
-            if any(at == path and difflib.get_close_matches(missing, [extra], n=1) for at, extra in unknown):
+            if any(difflib.get_close_matches(missing, [extra], n=1) for extra in unknown.get(path, ())):
                 continue
         message, hint, key = _schema_message(error, rule_file.doc)
         span = key_span(rule_file.doc, list(path), key) if key else None
@@ -361,51 +706,180 @@ def check_shape(rule_file: RuleFile, schema_path: Path) -> list[Diagnostic]:
     return found
 
 
-def load_rule_file(path: Path, shown_as: str, schema_path: Path) -> tuple[RuleFile | None, list[Diagnostic]]:
-    """Read one rule file and check its shape; None when it cannot be used at all."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, [Diagnostic("file", f"cannot read the file: {error}", Span(shown_as, 1, 1))]
+def load_rule_file(path: Path, shown_as: str, schema_path: Path, root: Path | None = None,
+                   text: str | None = None) -> tuple[RuleFile | None, list[Diagnostic]]:
+    """Read one rule file (inside `root`, by default its own folder; or its `text`, already read so) and
+    check its shape; None when it cannot be used at all."""
+    if text is None:
+        text, problem = read_text_inside(path, root if root is not None else Path(path).parent, shown=shown_as)
+        if problem is not None:
+            return None, [problem]
     doc, problems = read_yaml(text, shown_as)
     if doc is None and not problems:
         problems = [Diagnostic("file", "the file is empty", Span(shown_as, 1, 1))]
     if doc is None:
         return None, problems
     rule_file = RuleFile(shown_as, text, doc)
-    known_good = _shape_key(text, schema_path)
-    if known_good is not None and known_good.exists():
+    if not problems and _shape_known_good(text, schema_path):
         return rule_file, problems
     shape = check_shape(rule_file, schema_path)
-    if not shape and known_good is not None:
-        _remember(known_good)
-    return (None if shape else rule_file), problems + shape
+    if not shape and not problems:
+        _remember_shape(text, schema_path)
+    refused = {(p.span.line, p.span.column) for p in problems if p.span is not None}
+    shown = [d for d in shape if d.span is None or (d.span.line, d.span.column) not in refused]  # not said twice
+    return (None if shape else rule_file), problems + shown
 
 
-def _cache_dir() -> Path | None:
-    base = os.environ.get("XDG_CACHE_HOME") or (Path.home() / ".cache" if Path.home() != Path("/") else None)
-    return Path(base) / "kmo-rules" / "shapes" if base else None
+# -- a private cache ---------------------------------------------------------------------------------------
+# Loading remembers which rule files already fit their schema, and the parser tables of the grammar, in
+# $XDG_CACHE_HOME/kmo-rules (default ~/.cache/kmo-rules). Only a folder of the user's own, not writable by
+# others, reached without following a symbolic link, is used; an entry is used only when its content is the
+# digest it must hold. Anything else, or KMO_RULES_NO_CACHE=1, means working without it.
+
+_CACHE_ENTRY_BYTES = 1 << 20
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
-def _shape_key(text: str, schema_path: Path) -> Path | None:
-    """Where the verdict "this exact text fits this exact schema" is remembered (a pure function of both)."""
-    folder = _cache_dir()
-    if folder is None or os.environ.get("KMO_RULES_NO_CACHE"):
+def _cache_base() -> Path | None:
+    configured = os.environ.get("XDG_CACHE_HOME")
+    if configured and os.path.isabs(configured):  # a relative path is to be ignored (XDG base directory spec)
+        return Path(configured)
+    try:
+        home = Path.home()
+    except (RuntimeError, KeyError, OSError):
+        return None
+    return home / ".cache" if home != Path("/") and home.is_absolute() else None
+
+
+def _cache_usable() -> bool:
+    return (os.name == "posix" and bool(_NOFOLLOW) and not os.environ.get("KMO_RULES_NO_CACHE")
+            and {os.open, os.mkdir, os.rename} <= os.supports_dir_fd and hasattr(os, "geteuid"))
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name and "\0" not in name
+
+
+def _private_dir(name: str) -> int | None:
+    """An open descriptor of the cache folder `kmo-rules/<name>`, made 0700 when missing; None when unsafe."""
+    if not _cache_usable() or not _plain_name(name):
+        return None
+    base = _cache_base()
+    if base is None:
         return None
     try:
-        schema = schema_path.read_bytes()
+        os.makedirs(base, mode=0o700, exist_ok=True)
+        fd = os.open(base, _DIR_FLAGS)
     except OSError:
         return None
-    digest = hashlib.sha256(schema + b"\0" + text.encode("utf-8")).hexdigest()
-    return folder / digest
-
-
-def _remember(marker: Path) -> None:
     try:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        for part in ("kmo-rules", name):
+            try:
+                os.mkdir(part, 0o700, dir_fd=fd)
+            except FileExistsError:
+                pass
+            inner = os.open(part, _DIR_FLAGS | _NOFOLLOW, dir_fd=fd)  # a symbolic link here is refused
+            os.close(fd)
+            fd = inner
+            status = os.fstat(fd)
+            if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid():
+                os.close(fd)
+                return None
+            if status.st_mode & 0o077:  # made by an older version, or under a loose umask: make it private
+                os.fchmod(fd, 0o700)
+                if os.fstat(fd).st_mode & 0o022:
+                    os.close(fd)
+                    return None
+        return fd
     except OSError:
-        pass  # a read-only home only costs speed
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+        return None
+
+
+def cache_read(folder: str, name: str) -> bytes | None:
+    """The content of a cache entry: a regular file of the user's own, reached without a symbolic link."""
+    directory = _private_dir(folder) if _plain_name(name) else None
+    if directory is None:
+        return None
+    try:
+        fd = os.open(name, os.O_RDONLY | _NOFOLLOW | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0),
+                     dir_fd=directory)
+    except OSError:
+        return None
+    finally:
+        os.close(directory)
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_size > _CACHE_ENTRY_BYTES:
+            return None
+        return _read_bounded(fd, _CACHE_ENTRY_BYTES)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def cache_write(folder: str, name: str, content: bytes) -> None:
+    """Write a cache entry whole (a new file renamed over the old), or not at all: a read-only home only
+    costs speed."""
+    directory = _private_dir(folder) if _plain_name(name) else None
+    if directory is None:
+        return
+    temporary = f".{name}.{os.getpid()}.{os.urandom(4).hex()}"
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0),
+                     0o600, dir_fd=directory)
+        try:
+            os.write(fd, content)
+        finally:
+            os.close(fd)
+        os.rename(temporary, name, src_dir_fd=directory, dst_dir_fd=directory)
+    except OSError:
+        try:
+            os.unlink(temporary, dir_fd=directory)
+        except OSError:
+            pass
+    finally:
+        os.close(directory)
+
+
+def _shape_digests(text: str, schema_path: Path) -> tuple[str, bytes] | None:
+    """The name of the entry for "this exact text fits this exact schema", and the content it must hold."""
+    try:
+        schema = Path(schema_path).read_bytes()
+    except OSError:
+        return None
+    data = schema + b"\0" + text.encode("utf-8")
+    name = hashlib.sha256(b"kmo-rules shape entry\0" + data).hexdigest()
+    content = hashlib.sha256(b"kmo-rules shape verified\0" + data).hexdigest().encode("ascii")
+    return name, content
+
+
+def _shape_known_good(text: str, schema_path: Path) -> bool:
+    if not _cache_usable():
+        return False
+    digests = _shape_digests(text, schema_path)
+    return digests is not None and cache_read("shapes", digests[0]) == digests[1]
+
+
+def _remember_shape(text: str, schema_path: Path) -> None:
+    if not _cache_usable():
+        return
+    digests = _shape_digests(text, schema_path)
+    if digests is not None:
+        cache_write("shapes", digests[0], digests[1])
+
+
+# -- positions inside values -----------------------------------------------------------------------------
+
+@lru_cache(maxsize=16)
+def _line_starts(text: str) -> list[int]:
+    """The offset of each '\\n' of a file's text (the hash of a str is kept by the str: a lookup is cheap)."""
+    return [match.start() for match in re.finditer("\n", text)]
 
 
 def span_in_value(rule_file_text: str, loc: Loc, value: str, offset: int) -> Span:
@@ -414,21 +888,27 @@ def span_in_value(rule_file_text: str, loc: Loc, value: str, offset: int) -> Spa
     Plain, quoted, literal and folded scalars differ only in white space (and
     the opening quote), so walk both texts matching non-blank characters.
     """
-    raw = rule_file_text[loc.start:loc.end]
-    target = sum(1 for ch in value[:offset] if not ch.isspace())
-    i = 0
-    if raw[:1] in ("'", '"'):
-        i = 1
-    elif raw[:1] in ("|", ">"):
-        i = raw.find("\n") + 1 if "\n" in raw else len(raw)
-    seen = 0
-    while i < len(raw):
-        if not raw[i].isspace():
-            if seen == target:
-                break
-            seen += 1
-        i += 1
-    absolute = loc.start + min(i, len(raw))
-    line = rule_file_text.count("\n", 0, absolute) + 1
-    column = absolute - (rule_file_text.rfind("\n", 0, absolute) + 1) + 1
+    first = rule_file_text[loc.start:loc.start + 1]
+    if offset == 0 and first and not first.isspace() and first not in "'\"|>":
+        absolute = loc.start  # the start of a plain value: the common case, made short
+    else:
+        raw = rule_file_text[loc.start:loc.end]
+        target = sum(1 for ch in value[:offset] if not ch.isspace()) if offset else 0
+        i = 0
+        if raw[:1] in ("'", '"'):
+            i = 1
+        elif raw[:1] in ("|", ">"):
+            i = raw.find("\n") + 1 if "\n" in raw else len(raw)
+        seen = 0
+        while i < len(raw):
+            if not raw[i].isspace():
+                if seen == target:
+                    break
+                seen += 1
+            i += 1
+        absolute = loc.start + min(i, len(raw))
+    newlines = _line_starts(rule_file_text)
+    before = bisect.bisect_left(newlines, absolute)  # the '\n' before this offset
+    line = before + 1
+    column = absolute - (newlines[before - 1] + 1 if before else 0) + 1
     return Span(loc.span.file, line, column)

@@ -1,12 +1,27 @@
 """Stage 2, parse: expression text -> AST nodes (`engine.nodes`), or diagnostics.
 
-The grammar is `grammar.lark`, loaded once (LALR, positions on). No lark tree
-or token leaves this module. Spans are mapped from the offset inside the
-expression back to the rule file through the `place` callback given by the
-caller, so errors point at file:line:column.
+The grammar is `grammar.lark`, built once per process (LALR, positions on);
+its parser tables are kept in the user's private cache folder (see
+`load.cache_read`), never in a shared one. No lark tree or token leaves this
+module. Spans are mapped from the offset inside the expression back to the
+rule file through the `place` callback given by the caller, so errors point
+at file:line:column.
+
+An expression is at most MAX_EXPRESSION_CHARS long and MAX_EXPRESSION_DEPTH
+operations deep (the depth is measured on the parse tree, without recursion,
+before anything else walks it); a number has at most MAX_DIGITS significant
+digits and a duration at most MAX_DURATION of its unit.
+
+`parse_constant` reads a constant (a parameter's value, a table cell) with a
+few regular expressions when it is one literal, as the grammar would read it,
+and goes through the grammar only for anything else.
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import sys
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -17,6 +32,8 @@ import lark
 
 from . import nodes
 from .diagnostics import Diagnostic
+from .load import (MAX_DIGITS, MAX_DURATION, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, cache_read, cache_write,
+                   significant_digits)
 from .span import Span
 from .values import Duration
 
@@ -32,15 +49,123 @@ _TERMINAL_WORDS = {
     "NOT": "'not'", "MINUS": "'-'", "$END": "the end of the expression",
 }
 
+_OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
+
+
+# -- the parser, its tables kept as JSON (never a pickle) in the private cache -------------------------------
+
+def _to_json(value):
+    """lark's serialized parser (dicts, lists, tuples, text, numbers) -> JSON that keeps tuples and int keys."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, list):
+        return {"l": [_to_json(v) for v in value]}
+    if isinstance(value, tuple):
+        return {"t": [_to_json(v) for v in value]}
+    if isinstance(value, dict):
+        return {"d": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
+    raise TypeError(f"cannot keep a {type(value).__name__} as JSON")
+
+
+def _from_json(value):
+    if not isinstance(value, dict):
+        return value
+    (kind, items), = value.items()
+    if kind == "l":
+        return [_from_json(v) for v in items]
+    if kind == "t":
+        return tuple(_from_json(v) for v in items)
+    return {_from_json(k): _from_json(v) for k, v in items}
+
+
+def _grammar() -> str:
+    return Path(__file__).with_name("grammar.lark").read_text(encoding="utf-8")
+
+
+def _cache_name(grammar: str) -> str:
+    key = json.dumps([grammar, lark.__version__, sys.version_info[:2], sorted(_OPTIONS.items())])
+    return hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json"
+
+
+def _cached_parser(grammar: str) -> lark.Lark | None:
+    """The parser from its tables in the private cache: only when the entry's digest matches its content."""
+    entry = cache_read("grammar", _cache_name(grammar))
+    if not entry or b"\n" not in entry:
+        return None
+    digest, _, payload = entry.partition(b"\n")
+    if hashlib.sha256(payload).hexdigest().encode("ascii") != digest:
+        return None
+    try:
+        saved = _from_json(json.loads(payload))
+        return lark.Lark._load_from_dict(saved["data"], saved["memo"])
+    except Exception:  # an entry of another lark: build anew
+        return None
+
+
+def _remember_parser(grammar: str, parser: lark.Lark) -> None:
+    try:
+        data, memo = parser.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
+        payload = json.dumps(_to_json({"data": data, "memo": memo}), separators=(",", ":")).encode("utf-8")
+    except Exception:  # a lark that serializes otherwise: build each time
+        return
+    cache_write("grammar", _cache_name(grammar), hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
+
 
 @lru_cache(maxsize=1)
 def _parser() -> lark.Lark:
-    grammar = (Path(__file__).with_name("grammar.lark")).read_text(encoding="utf-8")
-    return lark.Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True, cache=True)
+    grammar = _grammar()
+    parser = _cached_parser(grammar)
+    if parser is None:
+        parser = lark.Lark(grammar, **_OPTIONS)
+        _remember_parser(grammar, parser)
+    return parser
 
+
+# -- literals -----------------------------------------------------------------------------------------------
 
 def _number(text: str) -> Decimal:
     return Decimal(text.replace("_", "").replace(" ", "").replace("\t", ""))
+
+
+_UNIT = re.compile(r"(days|day|months|month|years|year)$")
+_NUMBERS = frozenset(("money", "percent", "decimal", "int"))
+
+
+def literal(kind: str, text: str, span: Span, problems: list[Diagnostic]) -> nodes.Literal:
+    """One literal token as written -> its node (value None and a problem when it is out of bounds)."""
+    value = None
+    if kind in _NUMBERS and len(text) > MAX_DIGITS and significant_digits(text) > MAX_DIGITS:
+        problems.append(Diagnostic("number-too-long", f"the number {text[:40]}{'...' if len(text) > 40 else ''} "
+                                   f"has more than {MAX_DIGITS} significant digits", span,
+                                   f"a number has at most {MAX_DIGITS} significant digits"))
+    elif kind == "money":
+        value = _number(text[3:])
+    elif kind == "percent":
+        value = _number(text.rstrip("%")) / 100
+    elif kind == "decimal":
+        value = _number(text)
+    elif kind == "int":
+        value = int(text.replace("_", "").lstrip("0") or "0")
+    elif kind == "duration":
+        digits = "".join(ch for ch in text if ch.isdigit()).lstrip("0") or "0"
+        unit = _UNIT.search(text).group(1)
+        unit = unit if unit.endswith("s") else unit + "s"
+        amount = int(digits) if len(digits) <= 12 else None
+        if amount is None or amount > MAX_DURATION[unit]:
+            problems.append(Diagnostic("duration-too-long", f"the duration {text[:40]} is too long", span,
+                                       f"a duration is at most {MAX_DURATION[unit]:,} {unit}"))
+        else:
+            value = Duration(**{unit: amount})
+    elif kind == "date":
+        try:
+            value = date.fromisoformat(text)
+        except ValueError:
+            value = None  # reported by the checker as an impossible date
+    elif kind == "string":
+        value = text[1:-1]
+    elif kind == "bool":
+        value = text == "true"
+    return nodes.Literal(kind, value, text, span)
 
 
 class _ToNodes(lark.Transformer):
@@ -49,50 +174,42 @@ class _ToNodes(lark.Transformer):
     def __init__(self, place: Place):
         super().__init__()
         self.place = place
+        self.problems: list[Diagnostic] = []
 
     def _span(self, meta) -> Span:
         return self.place(getattr(meta, "start_pos", 0) or 0)
 
+    def _literal(self, kind: str, meta, children) -> nodes.Literal:
+        return literal(kind, str(children[0]), self._span(meta), self.problems)
+
     # literal: MONEY -> money, ...
     @lark.v_args(meta=True)
     def money(self, meta, children):
-        text = str(children[0])
-        return nodes.Literal("money", _number(text[3:]), text, self._span(meta))
+        return self._literal("money", meta, children)
 
     @lark.v_args(meta=True)
     def percent(self, meta, children):
-        text = str(children[0])
-        return nodes.Literal("percent", _number(text.rstrip("%")) / 100, text, self._span(meta))
+        return self._literal("percent", meta, children)
 
     @lark.v_args(meta=True)
     def duration(self, meta, children):
-        text = str(children[0])
-        amount = int("".join(ch for ch in text if ch.isdigit()))
-        unit = text.lstrip("0123456789 \t")
-        value = Duration(years=amount) if unit.startswith("year") else (
-            Duration(months=amount) if unit.startswith("month") else Duration(days=amount))
-        return nodes.Literal("duration", value, text, self._span(meta))
+        return self._literal("duration", meta, children)
 
     @lark.v_args(meta=True)
     def date(self, meta, children):
-        text = str(children[0])
-        try:
-            value = date.fromisoformat(text)
-        except ValueError:
-            value = None  # reported by the checker as an impossible date
-        return nodes.Literal("date", value, text, self._span(meta))
+        return self._literal("date", meta, children)
 
     @lark.v_args(meta=True)
     def decimal(self, meta, children):
-        return nodes.Literal("decimal", _number(str(children[0])), str(children[0]), self._span(meta))
+        return self._literal("decimal", meta, children)
 
     @lark.v_args(meta=True)
     def integer(self, meta, children):
-        return nodes.Literal("int", int(str(children[0]).replace("_", "")), str(children[0]), self._span(meta))
+        return self._literal("int", meta, children)
 
     @lark.v_args(meta=True)
     def string(self, meta, children):
-        return nodes.Literal("string", str(children[0])[1:-1], str(children[0]), self._span(meta))
+        return self._literal("string", meta, children)
 
     @lark.v_args(meta=True)
     def true(self, meta, children):
@@ -223,10 +340,27 @@ def _unexpected_token(text: str, error: lark.UnexpectedToken, place: Place) -> D
                       place(token.start_pos))
 
 
+_SPLIT_HINT = "split it into named rules, each used by name in the next"
+
+
+def _too_deep(tree: lark.Tree) -> bool:
+    """Whether operations nest more than MAX_EXPRESSION_DEPTH deep (walked with a list, never recursively)."""
+    todo = [(tree, 1)]
+    while todo:
+        node, depth = todo.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            return True
+        todo.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
+    return False
+
+
 def parse_expression(text: str, place: Place) -> tuple[nodes.Expr | None, list[Diagnostic]]:
     """Expression text -> AST, or the syntax error as a diagnostic at its place."""
     if not text.strip():
         return None, [Diagnostic("syntax", "the expression is empty", place(0))]
+    if len(text) > MAX_EXPRESSION_CHARS:
+        return None, [Diagnostic("expression-too-long", f"the expression is {len(text):,} characters long; "
+                                 f"an expression has at most {MAX_EXPRESSION_CHARS:,}", place(0), _SPLIT_HINT)]
     try:
         tree = _parser().parse(text)
     except lark.UnexpectedCharacters as error:
@@ -247,4 +381,58 @@ def parse_expression(text: str, place: Place) -> tuple[nodes.Expr | None, list[D
         return None, [_unexpected_token(text, error, place)]
     except lark.UnexpectedInput as error:  # pragma: no cover - other lark input errors
         return None, [Diagnostic("syntax", str(error).splitlines()[0], place(getattr(error, "pos_in_stream", 0) or 0))]
-    return _ToNodes(place).transform(tree), []
+    if _too_deep(tree):
+        return None, [Diagnostic("expression-too-deep", f"the expression nests operations more than "
+                                 f"{MAX_EXPRESSION_DEPTH} deep", place(0), _SPLIT_HINT)]
+    builder = _ToNodes(place)
+    expr = builder.transform(tree)
+    return (None, builder.problems) if builder.problems else (expr, [])
+
+
+# -- constants: one literal read without the grammar -----------------------------------------------------------
+
+_WS = "[ \t\f\r\n]*"  # the white space the grammar ignores
+# The grammar's literal terminals, in the order its lexer tries them (priority, then length of the pattern):
+# the first that matches at the start is the token, as in the lexer.
+_TOKENS = [(kind, re.compile(pattern)) for kind, pattern in (
+    ("money", r"EUR[ \t]*\d[\d_]*(\.\d+)?"),
+    ("date", r"\d{4}-\d{2}-\d{2}"),
+    ("duration", r"\d+[ \t]*(days|day|months|month|years|year)\b"),
+    ("percent", r"\d[\d_]*(\.\d+)?[ \t]*%"),
+    ("decimal", r"\d[\d_]*\.\d+"),
+    ("int", r"\d[\d_]*"),
+    ("string", r"\"[^\"\n]*\"|'[^'\n]*'"),
+)]
+_LEADING = re.compile(_WS)
+_KEYWORDS = {"true": "bool", "false": "bool", "null": "null"}
+
+
+def read_literal(text: str, place: Place, problems: list[Diagnostic]) -> nodes.Literal | None:
+    """A text that is one literal (EUR 100.50, 30 %, 10 days, 2024-01-01, 1.5, 12, "x", true, null) -> the
+    same node the grammar would make; None for anything else."""
+    start = _LEADING.match(text).end()
+    stop = len(text.rstrip(" \t\f\r\n"))
+    if start >= stop:
+        return None
+    word = text[start:stop]
+    if word in _KEYWORDS:
+        kind = _KEYWORDS[word]
+        return nodes.Literal(kind, word == "true" if kind == "bool" else None, word, place(start))
+    for kind, pattern in _TOKENS:
+        match = pattern.match(text, start)
+        if match:
+            if match.end() != stop:
+                return None  # more than one token: an expression, for the grammar
+            return literal(kind, match.group(0), place(start), problems)
+    return None
+
+
+def parse_constant(text: str, place: Place) -> tuple[nodes.Expr | None, list[Diagnostic]]:
+    """A constant as written (a parameter's value, a table cell) -> its node: one literal is read
+    directly, anything else (a negative number, a list) by the grammar; the result is the same."""
+    if len(text) <= MAX_EXPRESSION_CHARS:
+        problems: list[Diagnostic] = []
+        found = read_literal(text, place, problems)
+        if found is not None:
+            return (None, problems) if problems else (found, [])
+    return parse_expression(text, place)

@@ -4,17 +4,23 @@ Parameters and table cells are constants written in the same language as the
 rules (`EUR 100`, `20 %`, `10 days`); rules, conditions, notes, checks and
 outputs are expressions; messages are templates whose `{...}` parts are
 expressions too. All syntax errors of a version are collected.
+
+Tables are data: a cell of a `string` column is its text; any other cell is
+read as one literal (`parse_constant`), through the grammar only when it is
+something else (a list, a negative number). A row is read once, however many
+versions keep it.
 """
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass
 
 from . import nodes
 from .diagnostics import Diagnostic
-from .load import PosDict
-from .parse import parse_expression
-from .source import Item, RuleSource, Text, text_at
+from .load import PosDict, building
+from .parse import parse_constant, parse_expression
+from .source import Item, Row, RuleSource, Text, text_at
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -39,7 +45,7 @@ class ParsedItem:
 class ParsedRuleSet:
     source: RuleSource
     parameters: dict[str, ParsedItem]
-    tables: dict[str, dict[str, dict[str, ParsedItem]]]  # table -> row key -> column -> cell
+    tables: dict[str, ParsedTable]  # table -> row key -> its cells
     rules: dict[str, ParsedItem]
     conditions: dict[str, ParsedItem]
     notes: dict[str, ParsedItem]
@@ -70,26 +76,76 @@ def parse_template(text: Text, problems: list[Diagnostic]) -> Template:
     return Template(tuple(parts), text.text)
 
 
-def _constant_text(value, data, key, item: Item) -> Text:
-    if isinstance(data, PosDict) and key in data:
-        return text_at(data, key, item.file_text)
-    return Text(str(value), None, item.file_text)
+def _read(text: Text, problems: list[Diagnostic]) -> nodes.Expr | None:
+    expr, found = parse_constant(text.text, text.place)
+    problems += found
+    return expr
 
 
-def _constant(item: Item, data, key, problems) -> nodes.Expr | None:
+def _constant(data, key, file_text: str, problems) -> nodes.Expr | None:
+    """The constant written under `key` of a mapping (or `data` itself when it is not a mapping)."""
     value = data[key] if isinstance(data, PosDict) else data
     if isinstance(value, bool):
         return nodes.Literal("bool", value, str(value).lower(), data.value_locs[key].span)
     if isinstance(value, list):
         items = []
         for i, element in enumerate(value):
-            text = Text(str(element), value.value_locs[i], item.file_text)
-            expr = _expression(text, problems) if not isinstance(element, bool) else nodes.Literal(
-                "bool", element, str(element).lower(), value.value_locs[i].span)
+            expr = _read(Text(str(element), value.value_locs[i], file_text), problems) if not isinstance(
+                element, bool) else nodes.Literal("bool", element, str(element).lower(), value.value_locs[i].span)
             if expr is not None:
                 items.append(expr)
         return nodes.ListOf(tuple(items), data.value_locs[key].span)
-    return _expression(_constant_text(value, data, key, item), problems)
+    if isinstance(data, PosDict) and key in data:
+        return _read(text_at(data, key, file_text), problems)
+    return _read(Text(str(value), None, file_text), problems)
+
+
+class ParsedRow:
+    """A table row read: column -> literal (None when the cell cannot be read). One per row as written,
+    shared by every version that keeps the row, so later stages may keep what they work out from it."""
+
+    __slots__ = ("cells", "problems", "checked")
+
+    def __init__(self, cells: dict, problems: tuple):
+        self.cells: dict[str, nodes.Expr | None] = cells
+        self.problems: tuple[Diagnostic, ...] = problems
+        self.checked: dict = {}  # the checker's values and problems, by the column types
+
+
+class ParsedTable(dict):
+    """row key -> ParsedRow: one table of a version, shared by the versions that keep its rows as they are
+    (a version that changes no row of a table holds the very same rows)."""
+
+    def __init__(self, rows: dict):
+        super().__init__()
+        self.rows = rows  # the rows read, kept so that the memo below is never fooled by a reused id
+        self.problems: tuple[Diagnostic, ...] = ()
+        self.checked: dict = {}  # the checker's result for the table, by what it depends on
+
+
+# (id of the rows, the table's columns) -> the table read: kept while a version holds it
+_READ_TABLES: "weakref.WeakValueDictionary[tuple, ParsedTable]" = weakref.WeakValueDictionary()
+
+
+def _parsed_row(row: Row, columns, signature: str, file_text: str, problems: list[Diagnostic]) -> ParsedRow:
+    known = row.memo.get(signature)
+    if known is not None:
+        problems += known.problems
+        return known
+    found: list[Diagnostic] = []
+    cells: dict[str, nodes.Expr | None] = {}
+    data = row.data
+    if isinstance(data, PosDict):
+        text = row.file_text or file_text
+        for column, value in data.items():
+            if columns.get(column, "string") == "string":
+                cells[column] = nodes.Literal("string", "" if value is None else str(value), str(value),
+                                              data.value_locs[column].span)
+            else:
+                cells[column] = _constant(data, column, text, found)
+    parsed = row.memo[signature] = ParsedRow(cells, tuple(found))
+    problems += found
+    return parsed
 
 
 def _messages(data: PosDict, item: Item, problems) -> dict[str, Template]:
@@ -112,29 +168,30 @@ def _parsed(item: Item, key: str, problems) -> ParsedItem:
 
 def parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
     """Every expression of a version parsed; syntax errors collected, not raised."""
+    with building():
+        return _parse_ruleset(source)
+
+
+def _parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
     problems: list[Diagnostic] = []
     parameters = {}
     for name, item in source.parameters.items():
-        expr = _constant(item, item.data, "value", problems) if isinstance(item.data, PosDict) else None
+        expr = _constant(item.data, "value", item.file_text, problems) if isinstance(item.data, PosDict) else None
         parameters[name] = ParsedItem(item, expr, None, {})
-    tables: dict[str, dict[str, dict[str, ParsedItem]]] = {}
+    tables: dict[str, ParsedTable] = {}
     for name, table in source.tables.items():
         columns = table.data.get("columns") or {}
-        rows = {}
-        for key, row in source.table_rows.get(name, {}).items():
-            cells = {}
-            if isinstance(row.data, PosDict):
-                for column in row.data:
-                    cell_item = Item(f"{name}.{key}.{column}", row.data, row.span, table.file_text, row.changed_in)
-                    if columns.get(column, "string") == "string":
-                        value = row.data[column]
-                        cells[column] = ParsedItem(cell_item, nodes.Literal(
-                            "string", "" if value is None else str(value), str(value), row.data.value_locs[column].span),
-                            None, {})
-                    else:
-                        cells[column] = ParsedItem(cell_item, _constant(cell_item, row.data, column, problems), None, {})
-            rows[key] = cells
-        tables[name] = rows
+        signature = repr((tuple((str(k), str(v)) for k, v in columns.items()), hash(table.file_text)))
+        rows = source.table_rows.get(name, {})
+        parsed = _READ_TABLES.get((id(rows), signature))
+        if parsed is None or parsed.rows is not rows:
+            parsed, found = ParsedTable(rows), []
+            for key, row in rows.items():
+                parsed[key] = _parsed_row(row, columns, signature, table.file_text, found)
+            parsed.problems = tuple(found)
+            _READ_TABLES[(id(rows), signature)] = parsed
+        problems += parsed.problems
+        tables[name] = parsed
     parsed = ParsedRuleSet(
         source=source, parameters=parameters, tables=tables,
         rules={n: _parsed(i, "value", problems) for n, i in source.rules.items()},

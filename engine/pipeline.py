@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from .case import case_model
+from .case import CaseSchemaError, case_model
 from .check import CheckedRuleSet, check_ruleset
 from .compile import CompiledRuleSet, compile_ruleset
 from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, VersionNotFound
@@ -51,7 +51,13 @@ def build_version(source: RuleSource) -> tuple[Built | None, list[Diagnostic]]:
     parsed, problems = parse_ruleset(source)                   # expressions -> AST
     if problems:
         return None, _sorted(problems)
-    checked, problems = check_ruleset(parsed, case_model(schema_path))  # names and types
+    try:
+        model = case_model(schema_path)                        # the case schema, checked and compiled
+    except CaseSchemaError as error:
+        text = f"{error.pointer}: {error.message}" if error.path else error.message
+        return None, [Diagnostic("case-schema", f"the case schema {shown_path(schema_path)}: {text}",
+                                 Span(shown_path(schema_path), error.line or 1, error.column or 1))]
+    checked, problems = check_ruleset(parsed, model)           # names and types
     if checked is None:
         return None, _sorted(problems)
     compiled = compile_ruleset(checked)                        # AST -> one Python function

@@ -146,6 +146,23 @@ def _definition(d: Definition, key: str) -> dict:
     return out
 
 
+_PRINTED_ROWS: dict[int, tuple[dict, dict]] = {}
+
+
+def _printed_rows(rows: dict) -> dict:
+    """A table's rows as text; versions that keep a row share it, so each row is printed once."""
+    out = {}
+    for key, row in rows.items():
+        known = _PRINTED_ROWS.get(id(row))
+        if known is None or known[0] is not row:
+            known = (row, {c: print_value(v) if v is not None else None for c, v in row.items()})
+            _PRINTED_ROWS[id(row)] = known
+        out[key] = known[1]
+    if len(_PRINTED_ROWS) > 1_000_000:
+        _PRINTED_ROWS.clear()
+    return out
+
+
 def canonical(checked: CheckedRuleSet, with_provenance: bool = False) -> dict:
     """A version as plain data, independent of layout: for show, hashing and diff."""
     source = checked.source
@@ -174,8 +191,7 @@ def canonical(checked: CheckedRuleSet, with_provenance: bool = False) -> dict:
         if t.sample:
             entry["sample"] = t.sample
         entry["columns"] = {k: str(v) for k, v in t.type.row.fields}
-        entry["rows"] = {key: {c: print_value(v) if v is not None else None for c, v in row.items()}
-                         for key, row in t.rows.items()}
+        entry["rows"] = _printed_rows(t.rows)
         tables[name] = entry
     out["tables"] = tables
     for section, key in (("rules", "value"), ("input_checks", "fails_when"), ("conditions", "fails_when"),

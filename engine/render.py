@@ -9,14 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from .diagnostics import CaseError, Diagnostic
+from .load import read_text_inside
 
 
 def _source_line(file: str, line: int, cache: dict) -> str | None:
     if file not in cache:
-        try:
-            cache[file] = Path(file).read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            cache[file] = []
+        text, problem = read_text_inside(Path(file), None)  # regular files only, bounded: never /dev/zero
+        cache[file] = [] if problem is not None else text.splitlines()
     lines = cache[file]
     return lines[line - 1] if 0 < line <= len(lines) else None
 

@@ -50,12 +50,17 @@ class Item:
     loc: Loc | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Row:
+    """A row of a table as written: one object per row, shared by every version that keeps it, so what a
+    stage works out from it once (kept in `memo`) serves all of them."""
+
     key: str
     data: object
     span: Span
     changed_in: str = ""
+    file_text: str = field(default="", repr=False)  # the text of the file the row was written in
+    memo: dict = field(default_factory=dict, repr=False)  # what later stages worked out from the row
 
 
 @dataclass(frozen=True)

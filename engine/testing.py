@@ -14,9 +14,10 @@ its date.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,7 +27,7 @@ from .case import CaseTextError, _exact_yaml, case_model, parse_case_text
 from .check import CheckedRuleSet
 from .diagnostics import CaseError, Diagnostic, KmoRulesError, RulesError
 from .evaluate import Decision, evaluate_case
-from .load import PosDict, PosList, RuleFile, check_shape, key_span, locate, read_yaml
+from .load import MAX_YAML_DEPTH, PosDict, PosList, RuleFile, check_shape, key_span, locate, read_text_inside, read_yaml
 from .pipeline import RuleBook
 from .source import RuleSource
 from .span import Span, format_json_path
@@ -105,6 +106,8 @@ def _plain(value):
 
 def _set_path(case, path: str, value) -> None:
     parts = path.split(".")
+    if len(parts) > MAX_YAML_DEPTH:
+        raise ValueError(f"a path has at most {MAX_YAML_DEPTH} parts")
     target = case
     for part in parts[:-1]:
         target = target[int(part)] if isinstance(target, list) else target.setdefault(part, {})
@@ -122,28 +125,30 @@ def find_test_files(rules_dir: Path) -> list[Path]:
     return sorted(rules_dir.glob("tests/*.yaml")) + sorted(rules_dir.glob("*/tests/*.yaml"))
 
 
-def _read_case_file(path: Path, shown: str, at: Span) -> tuple[object, object, list[Diagnostic]]:
-    """A case file -> (raw case, the same with positions, problems)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return None, None, [Diagnostic("test-case", f"cannot read the case file {shown}: "
-                                       f"{getattr(error, 'strerror', None) or error}", at)]
+def _read_case_file(path: Path, shown: str, at: Span, root: Path) -> tuple[object, object, list[Diagnostic]]:
+    """A case file inside the rules folder -> (raw case, the same with positions, problems)."""
+    text, problem = read_text_inside(path, root, at=at, what=f"the case file {shown}")
+    if problem is not None:
+        return None, None, [replace(problem, code="test-case")]
     doc, problems = read_yaml(text, shown_path(path))  # the same data with positions, for messages
     try:
         case = parse_case_text(text)
-    except CaseTextError as error:
-        return None, None, problems or [Diagnostic("test-case", f"the case file {shown} is not valid: {error}", at)]
+    except (CaseTextError, ValueError, RecursionError) as error:  # a JSON number of thousands of digits, ...
+        return None, None, problems or [Diagnostic("test-case", f"the case file {shown} is not valid: "
+                                                   f"{str(error)[:200]}", at)]
     return case, doc, []
 
 
-def read_tests(path: Path, shown: str | None = None) -> tuple[list[TestCase], list[Diagnostic]]:
-    """A test file -> its test cases (cases read and `with:` applied), or problems with file:line:col."""
+def read_tests(path: Path, shown: str | None = None, root: Path | None = None) -> tuple[list[TestCase], list[Diagnostic]]:
+    """A test file -> its test cases (cases read and `with:` applied), or problems with file:line:col.
+
+    Every file is read inside `root`, the rules folder (by default the folder that holds the test file's
+    `tests/` folder): a case file outside it is refused, never read."""
     shown = shown or shown_path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return [], [Diagnostic("test-file", f"cannot read the test file: {error}", Span(shown, 1, 1))]
+    root = root if root is not None else Path(path).parent.parent
+    text, problem = read_text_inside(path, root, shown=shown, what="the test file")
+    if problem is not None:
+        return [], [replace(problem, code="test-file")]
     doc, problems = read_yaml(text, shown)
     if problems or doc is None:
         return [], problems or [Diagnostic("test-file", "the test file is empty", Span(shown, 1, 1))]
@@ -152,14 +157,16 @@ def read_tests(path: Path, shown: str | None = None) -> tuple[list[TestCase], li
     if not isinstance(entries, PosList):
         return [], problems
     out = []
+    problem_lines = sorted(p.span.line for p in problems if p.span is not None)
     for i, entry in enumerate(entries):
         span = entries.value_locs[i].span
-        if any(span.line <= p.span.line <= span.end_line for p in problems) or not isinstance(entry, PosDict):
+        first = bisect.bisect_left(problem_lines, span.line)
+        if (first < len(problem_lines) and problem_lines[first] <= span.end_line) or not isinstance(entry, PosDict):
             continue  # a test of the wrong shape is reported above and not read
         spans = {"case": entry.value_locs["case"].span}
         raw = entry["case"]
         if isinstance(raw, str):
-            case, case_doc, found = _read_case_file(path.parent / raw, raw, spans["case"])
+            case, case_doc, found = _read_case_file(path.parent / raw, raw, spans["case"], root)
             if found:
                 problems += found
                 continue

@@ -7,14 +7,15 @@ next one starts, so overlaps and gaps are load errors, never silent.
 """
 from __future__ import annotations
 
-import difflib
+import os
 import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from .diagnostics import Diagnostic
-from .load import PosDict, RuleFile, load_rule_file
+from .load import (MAX_DEFINITIONS, MAX_FILE_BYTES, MAX_TABLE_ROWS, PosDict, RuleFile, building, close_match,
+                   load_rule_file, read_text_inside)
 from .source import Item, Row, RuleSource
 from .span import Span
 
@@ -29,6 +30,7 @@ class VersionFile:
     effective_until: date | None
     follows: str | None
     folder: Path
+    root: Path | None = None  # the rules folder it was found in: every path it names must stay inside
 
 
 def _bundled(name: str) -> Path:
@@ -55,22 +57,36 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
-def _is_rule_file(path: Path) -> bool:
-    if path.suffix not in (".yaml", ".yml"):
-        return False
-    try:
-        head = path.read_text(encoding="utf-8")[:4000]
-    except (OSError, UnicodeDecodeError):
-        return False
-    return any(line.startswith("ruleset:") for line in head.splitlines())
+_HEAD_CHARS = 4000  # a rule file says `ruleset:` near its top
+
+
+def _scan(rules_dir: Path) -> tuple[dict[Path, str], list[Diagnostic]]:
+    """The rule files of a folder (YAML files with a top-level `ruleset:` key, in the folder or one below)
+    with their text, and the YAML files that cannot be read safely (a FIFO, a device, a link leading out
+    of the folder, a file too large or not UTF-8)."""
+    problems: list[Diagnostic] = []
+
+    def rule_files(pattern: str) -> dict[Path, str]:
+        found = {}
+        for path in sorted(rules_dir.glob(pattern)):
+            if path.is_dir() and not path.is_symlink():
+                continue  # a folder whose name ends in .yaml
+            text, problem = read_text_inside(path, rules_dir, shown=shown_path(path))
+            if problem is not None:
+                problems.append(problem)
+            elif any(line.startswith("ruleset:") for line in text[:_HEAD_CHARS].splitlines()):
+                found[path] = text
+        return found
+
+    files = rule_files("*.y*ml")
+    if not files:
+        files = rule_files("*/*.y*ml")
+    return files, problems
 
 
 def find_rule_files(rules_dir: Path) -> list[Path]:
     """Rule files are the YAML files with a top-level `ruleset:` key, in the folder or one below."""
-    files = sorted(p for p in rules_dir.glob("*.y*ml") if _is_rule_file(p))
-    if not files:
-        files = sorted(p for p in rules_dir.glob("*/*.y*ml") if _is_rule_file(p))
-    return files
+    return list(_scan(rules_dir)[0])
 
 
 def _parse_day(value, span: Span, what: str, problems: list) -> date | None:
@@ -83,16 +99,17 @@ def _parse_day(value, span: Span, what: str, problems: list) -> date | None:
 
 def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]:
     """Load every rule file under a folder and order the versions; report overlaps and gaps."""
-    problems: list[Diagnostic] = []
     schema = bundled_schemas_dir() / SCHEMA_NAME
-    files = find_rule_files(rules_dir)
+    texts, problems = _scan(rules_dir)
+    files = list(texts)
     if not files:
-        return [], [Diagnostic("no-rules", f"no rule files (YAML with a 'ruleset:' key) in {shown_path(rules_dir)}",
-                               Span(shown_path(rules_dir), 1, 1))]
+        return [], problems + [Diagnostic("no-rules", f"no rule files (YAML with a 'ruleset:' key) in "
+                                          f"{shown_path(rules_dir)}", Span(shown_path(rules_dir), 1, 1))]
     versions: list[VersionFile] = []
+    by_id: dict[str, VersionFile] = {}
     unusable_from: date | None = None  # the first day of a version that could not be read
     for path in files:
-        rule_file, found = load_rule_file(path, shown_path(path), schema)
+        rule_file, found = load_rule_file(path, shown_path(path), schema, rules_dir, texts[path])
         problems += found
         start = until = None
         if rule_file is not None:
@@ -102,10 +119,10 @@ def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]
                 until = _parse_day(doc["effective_until"], doc.value_locs["effective_until"].span, "effective_until",
                                    problems)
         if start is None:
-            guess = _guess_start(path)
+            guess = _guess_start(path, texts[path])
             unusable_from = guess if unusable_from is None else min(unusable_from, guess)
             continue
-        twin = next((v for v in versions if v.version == str(doc["version"])), None)
+        twin = by_id.get(str(doc["version"]))
         if twin is not None:  # most likely a copied file whose version was not changed
             problems.append(Diagnostic("version-duplicate", f"version '{twin.version}' is defined twice (also in "
                                        f"{twin.rule_file.path})", doc.value_locs["version"].span,
@@ -113,7 +130,9 @@ def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]
             unusable_from = start if unusable_from is None else min(unusable_from, start)
             continue
         versions.append(VersionFile(rule_file, str(doc["version"]), start, until,
-                                    str(doc["follows"]) if doc.get("follows") is not None else None, path.parent))
+                                    str(doc["follows"]) if doc.get("follows") is not None else None, path.parent,
+                                    rules_dir))
+        by_id[versions[-1].version] = versions[-1]
     if unusable_from is not None:  # later versions build on the unreadable one: checking them would only mislead
         versions = [v for v in versions if v.effective_from < unusable_from]
     versions.sort(key=lambda v: (v.effective_from, v.version))
@@ -121,12 +140,8 @@ def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]
     return versions, problems
 
 
-def _guess_start(path: Path) -> date:
-    """The first day of a rule file that could not be read: its effective_from line, or its file name."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = ""
+def _guess_start(path: Path, text: str) -> date:
+    """The first day of a rule file that could not be used: its effective_from line, or its file name."""
     for candidate in re.findall(r"^effective_from:\s*[\"']?(\d{4}-\d{2}-\d{2})", text, re.MULTILINE) + [path.stem]:
         try:
             return date.fromisoformat(candidate)
@@ -210,11 +225,11 @@ def _flatten_parameters(tree: PosDict, prefix: str, file_text: str, version: str
             out[name] = Item(name, value, tree.key_spans[key], file_text, version, tree.value_locs[key])
 
 
-def _rows_of(table: PosDict, version: str) -> dict[str, Row]:
+def _rows_of(table: PosDict, version: str, file_text: str) -> dict[str, Row]:
     rows = table.get("rows") or {}
     if isinstance(rows, list):
-        return {str(k): Row(str(k), None, rows.value_locs[i].span, version) for i, k in enumerate(rows)}
-    return {str(k): Row(str(k), v, rows.key_spans[k], version) for k, v in rows.items()}
+        return {str(k): Row(str(k), None, rows.value_locs[i].span, version, file_text) for i, k in enumerate(rows)}
+    return {str(k): Row(str(k), v, rows.key_spans[k], version, file_text) for k, v in rows.items()}
 
 
 def _items(section, rule_file: RuleFile, version: str) -> dict[str, Item]:
@@ -224,7 +239,95 @@ def _items(section, rule_file: RuleFile, version: str) -> dict[str, Item]:
             for k, v in section.items()}
 
 
-def _base_source(vf: VersionFile, until: date | None) -> RuleSource:
+class _Ordered:
+    """Named entries in order, where an entry may be put right after another: each step costs the same
+    however many entries there are (a linked list beside the dict of entries)."""
+
+    def __init__(self, entries: dict):
+        self.values = dict(entries)
+        names = list(entries)
+        self.next = dict(zip(names, names[1:] + [None]))
+        self.previous = dict(zip(names, [None] + names[:-1]))
+        self.first, self.last = (names[0], names[-1]) if names else (None, None)
+
+    def __contains__(self, name) -> bool:
+        return name in self.values
+
+    def __iter__(self):
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _unlink(self, name) -> None:
+        before, after = self.previous.pop(name), self.next.pop(name)
+        if before is None:
+            self.first = after
+        else:
+            self.next[before] = after
+        if after is None:
+            self.last = before
+        else:
+            self.previous[after] = before
+
+    def _link_after(self, name, anchor) -> None:
+        after = self.next[anchor] if anchor is not None else self.first
+        self.previous[name], self.next[name] = anchor, after
+        if anchor is None:
+            self.first = name
+        else:
+            self.next[anchor] = name
+        if after is None:
+            self.last = name
+        else:
+            self.previous[after] = name
+
+    def set(self, name, value) -> None:
+        """Change an entry in place, or add it at the end."""
+        if name not in self.values:
+            self._link_after(name, self.last)
+        self.values[name] = value
+
+    def insert_after(self, name, value, anchor) -> None:
+        if name in self.values:
+            self._unlink(name)
+        self._link_after(name, anchor)
+        self.values[name] = value
+
+    def pop(self, name, default=None):
+        if name not in self.values:
+            return default
+        self._unlink(name)
+        return self.values.pop(name)
+
+    def as_dict(self) -> dict:
+        out, name = {}, self.first
+        while name is not None:
+            out[name] = self.values[name]
+            name = self.next[name]
+        return out
+
+
+def _too_big(source: RuleSource, at: Span) -> list[Diagnostic]:
+    """A version that holds more than the limits allow: checking it would take too long to be of use."""
+    problems = []
+    count = sum(len(section) for section in (source.parameters, source.tables, source.rules, source.conditions,
+                                              source.notes, source.input_checks, source.outputs))
+    if count > MAX_DEFINITIONS:
+        problems.append(Diagnostic("too-many-definitions", f"version {source.version} has {count:,} definitions "
+                                   f"(parameters, tables, rules, conditions, notes, input checks and outputs); "
+                                   f"a version has at most {MAX_DEFINITIONS:,}", at,
+                                   "a long list of values is a table"))
+    for name, rows in source.table_rows.items():
+        if len(rows) > MAX_TABLE_ROWS:
+            table = source.tables.get(name)
+            problems.append(Diagnostic("too-many-rows", f"table {name} has {len(rows):,} rows in version "
+                                       f"{source.version}; a table has at most {MAX_TABLE_ROWS:,}",
+                                       table.span if table is not None else at))
+    return problems
+
+
+def _base_source(vf: VersionFile, until: date | None, case_schema: Path) -> RuleSource:
     doc, rf = vf.rule_file.doc, vf.rule_file
     parameters: dict[str, Item] = {}
     _flatten_parameters(doc.get("parameters") or PosDict(), "", rf.text, vf.version, parameters)
@@ -232,27 +335,55 @@ def _base_source(vf: VersionFile, until: date | None) -> RuleSource:
     return RuleSource(
         ruleset=str(doc["ruleset"]), version=vf.version, effective_from=vf.effective_from, effective_until=until,
         summary=str(doc.get("summary", "")), source=str(doc.get("source", "")), follows=None, file=rf.path,
-        case_schema=_case_schema(vf.folder, str(doc["case_schema"])),
+        case_schema=case_schema,
         assumptions=tuple(str(a) for a in doc.get("assumptions") or ()),
         parameters=parameters, tables=tables,
-        table_rows={name: _rows_of(item.data, vf.version) for name, item in tables.items()},
+        table_rows={name: _rows_of(item.data, vf.version, rf.text) for name, item in tables.items()},
         rules=_items(doc.get("rules"), rf, vf.version), conditions=_items(doc.get("conditions"), rf, vf.version),
         notes=_items(doc.get("notes"), rf, vf.version), input_checks=_items(doc.get("input_checks"), rf, vf.version),
         outputs=_items(doc.get("outputs"), rf, vf.version), history=(vf.version,),
     )
 
 
-def _case_schema(folder: Path, written: str) -> Path:
-    """The case schema a rule file names, relative to it; a copied rules folder falls back to the bundled one."""
-    path = (folder / written).resolve()
-    bundled = bundled_schemas_dir() / Path(written).name
-    return bundled if not path.is_file() and bundled.is_file() else path
+def _case_schema(vf: VersionFile) -> tuple[Path | None, Diagnostic | None]:
+    """The case schema a rule file names, relative to it: a regular file inside the rules folder, or a
+    schema shipped with the engine. A path that leaves the folder names the shipped schema of that file
+    name (a copied rules folder keeps working); anything else is a problem at the path as written."""
+    doc = vf.rule_file.doc
+    written = str(doc["case_schema"])
+    at = doc.value_locs["case_schema"].span
+    root = vf.root if vf.root is not None else vf.folder
+    hint = "write the path of a JSON Schema inside the rules folder, relative to this file"
+    if not written.strip():
+        return None, Diagnostic("case-schema", "the case schema is not named", at, hint)
+    if os.path.isabs(written) or Path(written).drive:
+        return None, Diagnostic("case-schema", f"the case schema {written} is an absolute path; a rules folder "
+                                "may only name files inside it", at, hint)
+    lexical = os.path.normpath(os.path.join(os.path.abspath(vf.folder), written))
+    try:
+        leaves = os.path.commonpath([lexical, os.path.abspath(root)]) != os.path.abspath(root)
+    except ValueError:  # another drive
+        leaves = True
+    if leaves:
+        bundled = bundled_schemas_dir() / Path(written).name
+        if Path(written).name not in ("", ".", "..") and bundled.is_file() and not bundled.is_symlink():
+            return bundled, None
+        return None, Diagnostic("case-schema", f"the case schema {written} lies outside the rules folder, and "
+                                "no schema of that name ships with the engine", at, hint)
+    path = vf.folder / written
+    text, problem = read_text_inside(path, root, MAX_FILE_BYTES, at=at, what=f"the case schema {written}")
+    if problem is not None:
+        return None, replace(problem, code="case-schema", hint=problem.hint or hint)
+    return Path(os.path.realpath(path)), None
 
 
-def _unknown(kind: str, name: str, known, span: Span, previous: str) -> Diagnostic:
-    close = difflib.get_close_matches(name, list(known), n=1)
+_SUGGESTED = 200  # "did you mean" for the first problems of a version only: each one searches every name
+
+
+def _unknown(kind: str, name: str, known, span: Span, previous: str, problems: list) -> Diagnostic:
+    close = close_match(name, known) if len(problems) < _SUGGESTED else None
     return Diagnostic("change-unknown", f"this change names the {kind} '{name}', which version {previous} does not have",
-                      span, f"did you mean '{close[0]}'?" if close else None)
+                      span, f"did you mean '{close}'?" if close else None)
 
 
 def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list[Diagnostic]) -> RuleSource:
@@ -261,13 +392,17 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
     changes = doc.get("changes") or PosDict()
     parameters = dict(base.parameters)
     tables = dict(base.tables)
-    table_rows = {k: dict(v) for k, v in base.table_rows.items()}
-    sections = {"rules": dict(base.rules), "conditions": dict(base.conditions), "notes": dict(base.notes),
-                "input_checks": dict(base.input_checks), "outputs": dict(base.outputs)}
+    table_rows = dict(base.table_rows)  # a table's rows are copied only when this version changes them
+    copied: set[str] = set()
 
-    def spans(key):
-        section = changes[key]
-        return section.key_spans if isinstance(section, PosDict) else None
+    def rows_to_change(name: str) -> dict:
+        if name not in copied:
+            table_rows[name] = dict(table_rows[name])
+            copied.add(name)
+        return table_rows[name]
+    sections = {"rules": _Ordered(base.rules), "conditions": _Ordered(base.conditions),
+                "notes": _Ordered(base.notes), "input_checks": _Ordered(base.input_checks),
+                "outputs": _Ordered(base.outputs)}
 
     for key, value in changes.items():
         span_of = (lambda name, key=key: changes[key].key_spans[name]) if isinstance(value, PosDict) else None
@@ -275,7 +410,7 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
             for name, leaf in value.items():
                 exists = name in parameters
                 if key == "set_parameters" and not exists:
-                    problems.append(_unknown("parameter", name, parameters, span_of(name), base.version))
+                    problems.append(_unknown("parameter", name, parameters, span_of(name), base.version, problems))
                 elif key == "add_parameters" and exists:
                     problems.append(Diagnostic("change-exists", f"the parameter '{name}' already exists in version "
                                                f"{base.version}; use set_parameters to change it", span_of(name)))
@@ -284,7 +419,7 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
         elif key == "remove_parameters":
             for i, name in enumerate(value):
                 if parameters.pop(str(name), None) is None:
-                    problems.append(_unknown("parameter", str(name), parameters, value.value_locs[i].span, base.version))
+                    problems.append(_unknown("parameter", str(name), parameters, value.value_locs[i].span, base.version, problems))
         elif key == "add_tables":
             for name, table in value.items():
                 if name in tables:
@@ -292,18 +427,19 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
                                                span_of(name)))
                     continue
                 tables[name] = Item(name, table, span_of(name), rf.text, version, value.value_locs[name])
-                table_rows[name] = _rows_of(table, version)
+                table_rows[name] = _rows_of(table, version, rf.text)
+                copied.add(name)
         elif key == "remove_tables":
             for i, name in enumerate(value):
                 if tables.pop(str(name), None) is None:
-                    problems.append(_unknown("table", str(name), tables, value.value_locs[i].span, base.version))
+                    problems.append(_unknown("table", str(name), tables, value.value_locs[i].span, base.version, problems))
                 table_rows.pop(str(name), None)
         elif key == "table_rows":
             for name, edit in value.items():
                 if name not in tables:
-                    problems.append(_unknown("table", name, tables, span_of(name), base.version))
+                    problems.append(_unknown("table", name, tables, span_of(name), base.version, problems))
                     continue
-                rows = table_rows[name]
+                rows = rows_to_change(name)
                 for op, entries in edit.items():
                     if op == "source":
                         continue
@@ -311,7 +447,7 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
                         for i, row_key in enumerate(entries):
                             if rows.pop(str(row_key), None) is None:
                                 problems.append(_unknown(f"row of table {name}", str(row_key), rows,
-                                                         entries.value_locs[i].span, base.version))
+                                                         entries.value_locs[i].span, base.version, problems))
                         continue
                     listed = entries.items() if isinstance(entries, PosDict) else ((k, None) for k in entries)
                     for i, (row_key, row) in enumerate(listed):
@@ -320,9 +456,9 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
                         if op == "add" and row_key in rows:
                             problems.append(Diagnostic("change-exists", f"table {name} already has the row '{row_key}'", at))
                         elif op == "set" and row_key not in rows:
-                            problems.append(_unknown(f"row of table {name}", row_key, rows, at, base.version))
+                            problems.append(_unknown(f"row of table {name}", row_key, rows, at, base.version, problems))
                         else:
-                            rows[row_key] = Row(row_key, row, at, version)
+                            rows[row_key] = Row(row_key, row, at, version, rf.text)
                 if "source" in edit:
                     old = tables[name]
                     tables[name] = replace(old, changed_in=version)
@@ -333,12 +469,12 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
             if verb == "remove":
                 for i, name in enumerate(value):
                     if section.pop(str(name), None) is None:
-                        problems.append(_unknown(kind, str(name), section, value.value_locs[i].span, base.version))
+                        problems.append(_unknown(kind, str(name), section, value.value_locs[i].span, base.version, problems))
                 continue
             for name, entry in value.items():
                 exists = name in section
                 if verb in ("replace", "set") and not exists:
-                    problems.append(_unknown(kind, name, section, span_of(name), base.version))
+                    problems.append(_unknown(kind, name, section, span_of(name), base.version, problems))
                     continue
                 if verb == "add" and exists:
                     problems.append(Diagnostic("change-exists", f"the {kind} '{name}' already exists in version "
@@ -348,31 +484,31 @@ def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list
                 after = entry.get("after") if isinstance(entry, PosDict) else None
                 if verb == "add" and after is not None:
                     if after not in section:
-                        problems.append(_unknown(kind, str(after), section, entry.value_locs["after"].span, base.version))
-                        section[name] = item
+                        problems.append(_unknown(kind, str(after), section, entry.value_locs["after"].span, base.version, problems))
+                        section.set(name, item)
                     else:
-                        ordered = {}
-                        for k, v in section.items():
-                            ordered[k] = v
-                            if k == after:
-                                ordered[name] = item
-                        section.clear()
-                        section.update(ordered)
+                        section.insert_after(name, item, after)
                 else:
-                    section[name] = item
+                    section.set(name, item)
     return RuleSource(
         ruleset=base.ruleset, version=version, effective_from=vf.effective_from, effective_until=until,
         summary=str(doc.get("summary", "")), source=str(doc.get("source", "")), follows=vf.follows, file=rf.path,
         case_schema=base.case_schema,
         assumptions=tuple(str(a) for a in doc.get("assumptions") or ()),
-        parameters=parameters, tables=tables, table_rows=table_rows, rules=sections["rules"],
-        conditions=sections["conditions"], notes=sections["notes"], input_checks=sections["input_checks"],
-        outputs=sections["outputs"], history=base.history + (version,),
+        parameters=parameters, tables=tables, table_rows=table_rows, rules=sections["rules"].as_dict(),
+        conditions=sections["conditions"].as_dict(), notes=sections["notes"].as_dict(),
+        input_checks=sections["input_checks"].as_dict(), outputs=sections["outputs"].as_dict(),
+        history=base.history + (version,),
     )
 
 
 def resolve_versions(versions: list[VersionFile]) -> tuple[list[RuleSource], list[Diagnostic]]:
     """Every version, resolved in date order (each from the one before it)."""
+    with building():
+        return _resolve(versions)
+
+
+def _resolve(versions: list[VersionFile]) -> tuple[list[RuleSource], list[Diagnostic]]:
     problems: list[Diagnostic] = []
     resolved: list[RuleSource] = []
     for index, vf in enumerate(versions):
@@ -384,11 +520,20 @@ def resolve_versions(versions: list[VersionFile]) -> tuple[list[RuleSource], lis
                                            "(with case_schema, parameters, rules, ...), not a change file",
                                            doc.value_locs["version"].span))
                 return [], problems
-            resolved.append(_base_source(vf, until))
+            case_schema, problem = _case_schema(vf)
+            if problem is not None:
+                problems.append(problem)
+                return [], problems
+            resolved.append(_base_source(vf, until, case_schema))
         else:
             if "changes" not in doc:
                 problems.append(Diagnostic("version-change", f"version {vf.version} follows another and must state its "
                                            "changes under 'changes:'", doc.value_locs["version"].span))
                 continue
             resolved.append(_apply(resolved[-1], vf, until, problems))
+        too_big = _too_big(resolved[-1], doc.value_locs["version"].span)
+        if too_big:  # this version and the ones built on it are not checked further
+            problems += too_big
+            resolved.pop()
+            break
     return resolved, problems
