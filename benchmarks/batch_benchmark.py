@@ -45,7 +45,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import corpus_lines, generate_cases, year_spec  # noqa: E402
 from engine import open_rules  # noqa: E402
-from engine.case import parse_case_text  # noqa: E402
+from engine.source.case import parse_case_text  # noqa: E402
 
 MILLION = 1_000_000
 DISTINCT_FOR_MILLION = 100_000

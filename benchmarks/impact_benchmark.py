@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.cli import run  # noqa: E402
 from corpus import corpus_lines, generate_cases, year_spec  # noqa: E402
-from engine.impact_analysis import impact  # noqa: E402
+from engine.audit.impact_analysis import impact  # noqa: E402
 from engine.pipeline import open_rules  # noqa: E402
 
 CHANGES = (("2026-01-31", "2026-02-01", 2026), ("2019-11-30", "2020-01-01", 2019))

@@ -14,10 +14,10 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from .diagnostics import ArgumentError, CaseError, CaseProblem, Diagnostic, KmoRulesError, RulesError, VersionNotFound
-from .evaluate import Decision, Reason, RulesetInfo, Trace, evaluate_case
+from .core.diagnostics import ArgumentError, CaseError, CaseProblem, Diagnostic, KmoRulesError, RulesError, VersionNotFound
+from .run.evaluate import Decision, Reason, RulesetInfo, Trace, evaluate_case
 from .pipeline import Built, RuleBook, open_rules as _open_rules
-from .values import in_engine_context
+from .core.values import in_engine_context
 
 LANGUAGES = ("en", "nl")
 
@@ -124,7 +124,7 @@ _BOOKS: dict[tuple, RuleBook] = {}
 def _cached_book(folder: Path | None) -> RuleBook:
     """The rules of a folder, opened once per content: calling load_ruleset per case costs a hash, not a load."""
     from .pipeline import folder_digest
-    from .versions import bundled_rules_dir
+    from .source.versions import bundled_rules_dir
     where = (folder or bundled_rules_dir()).resolve()
     key = (str(where), folder_digest(where))
     book = _BOOKS.get(key)
@@ -139,14 +139,14 @@ def _cached_book(folder: Path | None) -> RuleBook:
 @in_engine_context
 def diff(from_version: str | date, to_version: str | date, *, rules: str | Path | None = None):
     """Every change between two versions (each a version id or a date), as a `RulesetDiff` to walk."""
-    from .semantic_diff import diff as diff_book
+    from .audit.semantic_diff import diff as diff_book
     return diff_book(open_rules(rules), from_version, to_version)
 
 
 @in_engine_context
 def impact(from_version: str | date, to_version: str | date, cases, *, rules: str | Path | None = None):
     """Cases (dicts, or the path of a folder or JSON-lines file) decided under both versions -> `ImpactReport`."""
-    from .impact_analysis import impact as impact_book, read_cases
+    from .audit.impact_analysis import impact as impact_book, read_cases
     if isinstance(cases, (str, Path)):
         cases = read_cases(cases)
     return impact_book(open_rules(rules), from_version, to_version, cases)

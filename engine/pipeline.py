@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
-from .case import CaseSchemaError, case_model
-from .check import CheckedRuleSet, check_ruleset
-from .compile import CompiledRuleSet, compile_ruleset
-from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, VersionNotFound
-from .evaluate import RulesetInfo
-from .parsed import parse_ruleset
-from .printer import content_hash
-from .source import RuleSource
-from .span import Span
-from .versions import bundled_rules_dir, bundled_schemas_dir, read_versions, resolve_versions, shown_path
+from .source.case import CaseSchemaError, case_model
+from .lang.check import CheckedRuleSet, check_ruleset
+from .run.compile import CompiledRuleSet, compile_ruleset
+from .core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, VersionNotFound
+from .run.evaluate import RulesetInfo
+from .lang.parsed import parse_ruleset
+from .lang.printer import content_hash
+from .source.source import RuleSource
+from .core.span import Span
+from .source.versions import bundled_rules_dir, bundled_schemas_dir, read_versions, resolve_versions, shown_path
 
 
 @dataclass
@@ -124,20 +124,20 @@ class RuleBook:
 
     def evaluate(self, case, *, explain: bool = False, lang: str = "en", on: date | None = None):
         """A case -> its Decision under the version in force on its own date (or on `on`)."""
-        from .evaluate import evaluate_case
+        from .run.evaluate import evaluate_case
         built = self.on(on) if on is not None else self.for_case(case)
         return evaluate_case(built.compiled, built.info, case, explain=explain, lang=lang)
 
     def evaluate_many(self, cases, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
                       on: date | None = None, keep_going: bool = False):
         """Cases -> decisions in input order, on `jobs` processes (default: every core); see engine.batch."""
-        from .batch import evaluate_many
+        from .run.batch import evaluate_many
         return evaluate_many(self, cases, jobs=jobs, explain=explain, lang=lang, on=on, keep_going=keep_going)
 
     def for_case(self, case, source: str | None = None) -> Built:
         """The version in force on a case's own date; when the date is missing or wrong, or no version is
         in force on it, a CaseError with that problem and every other one the latest version finds."""
-        from .evaluate import check_case
+        from .run.evaluate import check_case
         day = _case_day(case)
         problem = None
         if day is None:

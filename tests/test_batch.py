@@ -10,7 +10,7 @@ import pytest
 
 from corpus import case_json, generate_cases, year_spec
 from engine import CaseError, load_ruleset, open_rules
-from engine.batch import CHUNK, IN_FLIGHT_PER_JOB
+from engine.run.batch import CHUNK, IN_FLIGHT_PER_JOB
 from engine.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,7 +20,7 @@ from types import MappingProxyType
 import pytest
 
 from engine import CaseError, RulesError, load_ruleset
-from engine.case import (MAX_DIGITS, MAX_ITEMS, MAX_PATTERN_TEXT, MAX_STRING, MAX_UNKNOWN_FIELDS, TOO_MANY_DIGITS,
+from engine.source.case import (MAX_DIGITS, MAX_ITEMS, MAX_PATTERN_TEXT, MAX_STRING, MAX_UNKNOWN_FIELDS, TOO_MANY_DIGITS,
                          CaseSchemaError, CaseTextError, case_model, parse_case_text)
 from engine.pipeline import validate_rules
 

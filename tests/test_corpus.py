@@ -9,8 +9,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from engine.diagnostics import CaseError
-from engine.evaluate import evaluate_case
+from engine.core.diagnostics import CaseError
+from engine.run.evaluate import evaluate_case
 
 ROOT = Path(__file__).resolve().parent.parent
 import corpus  # noqa: E402  (benchmarks/corpus.py)

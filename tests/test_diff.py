@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit_render import diff_data, render_diff_markdown, render_diff_text
+from engine.audit.audit_render import diff_data, render_diff_markdown, render_diff_text
 from engine.cli import run
-from engine.diagnostics import VersionNotFound
-from engine.semantic_diff import diff, diff_versions, resolve_version
+from engine.core.diagnostics import VersionNotFound
+from engine.audit.semantic_diff import diff, diff_versions, resolve_version
 from engine.pipeline import open_rules
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.audit_render import render_impact_text
+from engine.audit.audit_render import render_impact_text
 from engine.cli import run
-from engine.evaluate import evaluate_case
-from engine.impact_analysis import CaseInput, impact, read_cases
+from engine.run.evaluate import evaluate_case
+from engine.audit.impact_analysis import CaseInput, impact, read_cases
 from engine.pipeline import open_rules
 from corpus import corpus_lines, generate_cases, year_spec  # benchmarks/corpus.py
 

@@ -2,9 +2,9 @@
 import pytest
 
 from engine import CaseError, RulesError
-from engine.parse import parse_expression
-from engine.printer import print_expr
-from engine.span import Span
+from engine.lang.parse import parse_expression
+from engine.lang.printer import print_expr
+from engine.core.span import Span
 from mini import CASE, problems_of, value_of, write_rules
 
 

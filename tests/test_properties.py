@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from corpus import generate_cases, year_spec
 from engine import CaseError, KmoRulesError, RulesError, open_rules
 from engine.cli import run
-from engine.evaluate import evaluate_case
+from engine.run.evaluate import evaluate_case
 
 EXAMPLES = int(os.environ.get("KMO_RULES_PROPERTY_EXAMPLES", "120"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from engine.pipeline import open_rules
-from engine.testing import find_test_files, read_tests, run_test
+from engine.present.testing import find_test_files, read_tests, run_test
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"

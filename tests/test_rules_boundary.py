@@ -30,12 +30,12 @@ import pytest
 import yaml
 
 from engine import RulesError
-from engine.case import CaseTextError, parse_case_text
+from engine.source.case import CaseTextError, parse_case_text
 from engine.cli import run
-from engine.load import MAX_DEFINITIONS, MAX_EXPRESSION_DEPTH, MAX_FILE_BYTES, MAX_TABLE_ROWS
+from engine.source.load import MAX_DEFINITIONS, MAX_EXPRESSION_DEPTH, MAX_FILE_BYTES, MAX_TABLE_ROWS
 from engine.pipeline import open_rules, validate_rules
-from engine.testing import read_tests
-from engine.versions import bundled_schemas_dir
+from engine.present.testing import read_tests
+from engine.source.versions import bundled_schemas_dir
 
 from mini import CASE, one_rule, write_rules
 
@@ -399,8 +399,8 @@ def test_a_constant_is_read_as_the_grammar_would_read_it():
     nodes, values, texts and places, and the same problems, as the grammar gives."""
     import dataclasses
     import random
-    from engine.parse import parse_constant, parse_expression
-    from engine.span import Span
+    from engine.lang.parse import parse_constant, parse_expression
+    from engine.core.span import Span
 
     def plain(value):
         if dataclasses.is_dataclass(value):
@@ -497,7 +497,7 @@ def misspelt(place) -> Path:
 @POSIX
 @pytest.mark.parametrize("poison", ["empty", "wrong digest", "folder", "link to the right digest"])
 def test_a_poisoned_shape_entry_does_not_skip_the_check(poison, place):
-    from engine.load import _shape_digests
+    from engine.source.load import _shape_digests
     path = misspelt(place)
     shapes = place["tmp"] / "cache" / "kmo-rules" / "shapes"
     shapes.mkdir(parents=True, mode=0o700)
@@ -557,7 +557,7 @@ def test_the_parser_is_never_read_from_the_shared_temporary_folder(place):
     shared = place["tmp"] / "shared-tmp"
     shared.mkdir()
     env = dict(os.environ, TMPDIR=str(shared), XDG_CACHE_HOME=str(place["tmp"] / "cache"), PYTHONPATH=str(ROOT))
-    code = "from engine.parse import parse_expression; print(parse_expression('a + 1', lambda o: None)[1])"
+    code = "from engine.lang.parse import parse_expression; print(parse_expression('a + 1', lambda o: None)[1])"
     for _ in range(2):  # the first run builds the parser and keeps it, the second reads it back
         done = subprocess.run([sys.executable, "-c", code], cwd=place["tmp"], env=env, capture_output=True,
                               text=True, timeout=120)
@@ -570,7 +570,7 @@ def test_the_parser_is_never_read_from_the_shared_temporary_folder(place):
 @pytest.mark.parametrize("poison", [b"", b"0" * 64 + b"\n{}", "right digest, wrong tables"])
 def test_a_poisoned_parser_entry_is_ignored(poison, place, monkeypatch):
     import hashlib
-    from engine import parse
+    from engine.lang import parse
     grammar = parse._grammar()
     kept = place["tmp"] / "cache" / "kmo-rules" / "grammar"
     kept.mkdir(parents=True, mode=0o700)

@@ -10,10 +10,10 @@ import pytest
 
 from corpus import generate_cases, year_spec
 from engine import CaseError, KmoRulesError
-from engine.evaluate import check_case
-from engine.interpret import failed_input_checks, interpret
+from engine.run.evaluate import check_case
+from engine.run.interpret import failed_input_checks, interpret
 from engine.pipeline import open_rules
-from engine.testing import day_of, find_test_files, read_tests
+from engine.present.testing import day_of, find_test_files, read_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = open_rules(ROOT / "rules")

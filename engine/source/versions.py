@@ -13,11 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
-from .diagnostics import Diagnostic
+from ..core.diagnostics import Diagnostic
 from .load import (MAX_DEFINITIONS, MAX_FILE_BYTES, MAX_TABLE_ROWS, PosDict, RuleFile, building, close_match,
                    load_rule_file, read_text_inside)
 from .source import Item, Row, RuleSource
-from .span import Span
+from ..core.span import Span
 
 SCHEMA_NAME = "ruleset.schema.json"
 
@@ -35,8 +35,8 @@ class VersionFile:
 
 def _bundled(name: str) -> Path:
     """A folder shipped with the engine: inside the installed package, or beside it in a checkout."""
-    here = Path(__file__).resolve().parent
-    return here / name if (here / name).is_dir() else here.parent / name
+    package = Path(__file__).resolve().parent.parent  # engine/
+    return package / name if (package / name).is_dir() else package.parent / name
 
 
 def bundled_rules_dir() -> Path:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from . import nodes
-from . import typesys as T
-from .case import CaseModel
-from .diagnostics import Diagnostic
-from .load import PosDict
+from ..core import nodes
+from ..core import typesys as T
+from ..source.case import CaseModel
+from ..core.diagnostics import Diagnostic
+from ..source.load import PosDict
 from .parsed import ParsedItem, ParsedRuleSet, Template
-from .source import RuleSource
-from .span import NO_SPAN, Span
+from ..source.source import RuleSource
+from ..core.span import NO_SPAN, Span
 
 ERROR = T.Scalar("error")  # the type of an expression already reported as wrong
 _UNIT_WORDS = {T.PERCENT: ("a percentage", "{} %"), T.MONEY: ("an amount", "EUR {}"),
@@ -203,7 +203,7 @@ class _Checker:
     _LONGEST_TYPE = 200  # characters of a declared column type: `list of list of ...` is not read without end
 
     def check_tables(self):
-        from .load import building  # a large table makes many objects at once: see building()
+        from ..source.load import building  # a large table makes many objects at once: see building()
         with building():
             self._check_tables()
 

@@ -30,12 +30,12 @@ from typing import Callable
 
 import lark
 
-from . import nodes
-from .diagnostics import Diagnostic
-from .load import (MAX_DIGITS, MAX_DURATION, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, cache_read, cache_write,
+from ..core import nodes
+from ..core.diagnostics import Diagnostic
+from ..source.load import (MAX_DIGITS, MAX_DURATION, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, cache_read, cache_write,
                    significant_digits)
-from .span import Span
-from .values import Duration
+from ..core.span import Span
+from ..core.values import Duration
 
 Place = Callable[[int], Span]
 

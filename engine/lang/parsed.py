@@ -16,11 +16,11 @@ import re
 import weakref
 from dataclasses import dataclass
 
-from . import nodes
-from .diagnostics import Diagnostic
-from .load import PosDict, building
+from ..core import nodes
+from ..core.diagnostics import Diagnostic
+from ..source.load import PosDict, building
 from .parse import parse_constant, parse_expression
-from .source import Item, Row, RuleSource, Text, text_at
+from ..source.source import Item, Row, RuleSource, Text, text_at
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 

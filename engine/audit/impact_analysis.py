@@ -19,12 +19,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .case import CaseTextError, parse_case_text
-from .diagnostics import CaseError, KmoRulesError
+from ..source.case import CaseTextError, parse_case_text
+from ..core.diagnostics import CaseError, KmoRulesError
 from .semantic_diff import RulesetDiff, VersionRef, diff_versions, resolve_version, version_ref
-from .evaluate import Decision, TraceStep, evaluate_case
-from .pipeline import Built, RuleBook
-from .source import RuleSource
+from ..run.evaluate import Decision, TraceStep, evaluate_case
+from ..pipeline import Built, RuleBook
+from ..source.source import RuleSource
 
 ZERO = Decimal("0")
 CENT = Decimal("0.01")

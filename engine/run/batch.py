@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from .diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
-from .span import format_json_path
+from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
+from ..core.span import format_json_path
 
 CHUNK = 256            # cases sent to a worker at a time
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: enough to keep it busy, few enough to stay small
@@ -58,7 +58,7 @@ def decide_line(book, number: int, text: str, explain: bool = False, lang: str =
     """One line of JSON Lines -> its decision as one line of JSON, or its problems."""
     from datetime import date
 
-    from .case import CaseTextError, parse_case_text
+    from ..source.case import CaseTextError, parse_case_text
     try:
         raw = parse_case_text(text)
         decision = book.evaluate(raw, explain=explain, lang=lang, on=date.fromisoformat(on) if on else None)

@@ -8,8 +8,8 @@ them, so explanations and test coverage show what really counted.
 """
 from __future__ import annotations
 
-from . import nodes
-from .check import CheckedRuleSet
+from ..core import nodes
+from ..lang.check import CheckedRuleSet
 
 
 def _children(expr) -> tuple:

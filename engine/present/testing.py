@@ -23,15 +23,15 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 
-from .case import CaseTextError, _exact_yaml, case_model, parse_case_text
-from .check import CheckedRuleSet
-from .diagnostics import CaseError, Diagnostic, KmoRulesError, RulesError
-from .evaluate import Decision, evaluate_case
-from .load import MAX_YAML_DEPTH, PosDict, PosList, RuleFile, check_shape, key_span, locate, read_text_inside, read_yaml
-from .pipeline import RuleBook
-from .source import RuleSource
-from .span import Span, format_json_path
-from .versions import bundled_schemas_dir, shown_path
+from ..source.case import CaseTextError, _exact_yaml, case_model, parse_case_text
+from ..lang.check import CheckedRuleSet
+from ..core.diagnostics import CaseError, Diagnostic, KmoRulesError, RulesError
+from ..run.evaluate import Decision, evaluate_case
+from ..source.load import MAX_YAML_DEPTH, PosDict, PosList, RuleFile, check_shape, key_span, locate, read_text_inside, read_yaml
+from ..pipeline import RuleBook
+from ..source.source import RuleSource
+from ..core.span import Span, format_json_path
+from ..source.versions import bundled_schemas_dir, shown_path
 
 TESTS_SCHEMA = "tests.schema.json"
 COVERED_KINDS = ("condition", "note", "rule", "parameter")

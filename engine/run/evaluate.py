@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from . import typesys as T
-from .check import Definition
+from ..core import typesys as T
+from ..lang.check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
-from .diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
+from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
 from .usage import Usage
-from .values import CENT, ENGINE_CONTEXT, Duration, format_rate, format_value, in_engine_context
+from ..core.values import CENT, ENGINE_CONTEXT, Duration, format_rate, format_value, in_engine_context
 
 
 @dataclass(frozen=True, slots=True)

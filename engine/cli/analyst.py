@@ -12,14 +12,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .diagnostics import Diagnostic, KmoRulesError, RulesError
-from .explain import render_steps
-from .pipeline import RuleBook, build_version, open_rules
-from .render import render_diagnostics, summary_line
-from .span import Span
-from .testing import (CoverageGroup, TestCase, TestResult, check_tests, coverage, day_of, find_test_files,
+from ..core.diagnostics import Diagnostic, KmoRulesError, RulesError
+from ..present.explain import render_steps
+from ..pipeline import RuleBook, build_version, open_rules
+from ..present.render import render_diagnostics, summary_line
+from ..core.span import Span
+from ..present.testing import (CoverageGroup, TestCase, TestResult, check_tests, coverage, day_of, find_test_files,
                       read_tests, run_test)
-from .versions import bundled_rules_dir, find_rule_files, read_versions, resolve_versions, shown_path
+from ..source.versions import bundled_rules_dir, find_rule_files, read_versions, resolve_versions, shown_path
 
 
 def add_commands(commands, handlers: dict) -> None:

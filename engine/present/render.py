@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .diagnostics import CaseError, Diagnostic
-from .load import read_text_inside
+from ..core.diagnostics import CaseError, Diagnostic
+from ..source.load import read_text_inside
 
 
 def _source_line(file: str, line: int, cache: dict) -> str | None:

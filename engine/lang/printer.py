@@ -10,9 +10,9 @@ import hashlib
 import json
 from decimal import Decimal
 
-from . import nodes
+from ..core import nodes
 from .check import CheckedRuleSet, Definition
-from .values import Duration
+from ..core.values import Duration
 
 _PRECEDENCE = {"if": 0, "or": 1, "and": 2, "not": 3, "compare": 4, "+": 5, "-": 5, "*": 6, "/": 6, "neg": 7}
 
@@ -116,7 +116,7 @@ def print_value(value) -> str:
 
 
 def print_parameter(parameter) -> str:
-    from . import typesys as T
+    from ..core import typesys as T
     value = parameter.value
     if parameter.type == T.MONEY:
         return f"EUR {format(value, 'f')}"

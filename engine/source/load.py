@@ -32,8 +32,8 @@ import yaml
 from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceEndEvent,
                          SequenceStartEvent, StreamEndEvent)
 
-from .diagnostics import Diagnostic
-from .span import Span
+from ..core.diagnostics import Diagnostic
+from ..core.span import Span
 
 # -- limits: what a rules folder may hold ---------------------------------------------------------------
 # Each is a diagnostic when exceeded, never a crash, a hang or an exhausted memory.

@@ -13,9 +13,9 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .diagnostics import CaseError, CaseProblem, KmoRulesError, RulesError, VersionNotFound
-from .render import render_diagnostics
-from .values import in_engine_context
+from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, RulesError, VersionNotFound
+from ..present.render import render_diagnostics
+from ..core.values import in_engine_context
 
 
 class _UsageError(Exception):
@@ -68,9 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--rules", type=Path)
     show.add_argument("--provenance", action="store_true", help="say which version last changed each item")
 
-    from . import analyst_cli, audit_cli  # commands for analysts (validate, test) and auditors (diff, corpus)
-    analyst_cli.add_commands(commands, _HANDLERS)
-    audit_cli.add_commands(commands, _HANDLERS)
+    from . import analyst, audit  # commands for analysts (validate, test) and auditors (diff, corpus)
+    analyst.add_commands(commands, _HANDLERS)
+    audit.add_commands(commands, _HANDLERS)
     return parser
 
 
@@ -140,7 +140,7 @@ def _case_text(name: str, stdin) -> str:
 
 
 def _read_case(name: str, stdin, already_read: str | None = None) -> object:
-    from .case import CaseTextError, parse_case_text
+    from ..source.case import CaseTextError, parse_case_text
     text = _case_text(name, stdin) if already_read is None else _checked_stdin(already_read)
     try:
         return parse_case_text(text)
@@ -161,7 +161,7 @@ def _batch_input(args, stdin):
         if not name.endswith(LINES_SUFFIXES):
             return None
         _case_text_checks(name)
-        from .batch import lines_of
+        from ..run.batch import lines_of
         return _utf8_lines(lines_of(name), name)
     first = stdin.readline(MAX_CASE_BYTES + 1)
     try:
@@ -224,7 +224,7 @@ class _Progress:
 
 
 def _evaluate_lines(args, book, lines, stdout, stderr) -> int:
-    from .batch import decide_lines, default_jobs
+    from ..run.batch import decide_lines, default_jobs
     if args.format == "text":
         raise _UsageError("kmo-rules evaluate: --format text is for single cases; JSON Lines give JSON Lines")
     jobs = args.jobs or default_jobs()
@@ -248,8 +248,8 @@ def _evaluate_lines(args, book, lines, stdout, stderr) -> int:
 
 
 def _evaluate(args, stdin, stdout, stderr) -> int:
-    from .evaluate import evaluate_case
-    from .pipeline import open_rules
+    from ..run.evaluate import evaluate_case
+    from ..pipeline import open_rules
     book = open_rules(args.rules)
     lines = _batch_input(args, stdin)
     if lines is not None:
@@ -270,7 +270,7 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
             problems.append(str(error) if isinstance(error, _FileProblem) else f"{shown}: {error}")
             continue
         if args.format == "text":
-            from .explain import render_decision
+            from ..present.explain import render_decision
             outputs.append(render_decision(decision, args.lang, book.build(built.source).checked))
         elif len(args.cases) == 1:
             outputs.append(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
@@ -284,7 +284,7 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
 
 
 def _versions(args, stdout) -> int:
-    from .pipeline import open_rules
+    from ..pipeline import open_rules
     book = open_rules(args.rules)
     rows = []
     for source in book.sources:
@@ -306,8 +306,8 @@ def _versions(args, stdout) -> int:
 
 def _show(args, stdout) -> int:
     import yaml
-    from .pipeline import open_rules
-    from .printer import canonical
+    from ..pipeline import open_rules
+    from ..lang.printer import canonical
     book = open_rules(args.rules)
     source = book.source_named(args.version_id) if args.version_id else book.source_on(args.on or date.today())
     built = book.build(source)

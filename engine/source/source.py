@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from .load import Loc, PosDict, span_in_value
-from .span import Span
+from ..core.span import Span
 
 
 @dataclass(frozen=True, slots=True)

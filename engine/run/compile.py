@@ -15,11 +15,11 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Callable
 
-from . import nodes
-from . import typesys as T
-from .check import CheckedRuleSet, Definition
+from ..core import nodes
+from ..core import typesys as T
+from ..lang.check import CheckedRuleSet, Definition
 from .usage import branch_key
-from .values import ZERO, Duration, add_duration, end_of_year, round_cents, sub_duration
+from ..core.values import ZERO, Duration, add_duration, end_of_year, round_cents, sub_duration
 
 ELIGIBLE_SLOT = "eligible"
 

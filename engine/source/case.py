@@ -34,8 +34,8 @@ from re import _constants as _sre
 from re import _parser as _sre_parse
 from typing import Callable
 
-from . import typesys as T
-from .diagnostics import CaseProblem
+from ..core import typesys as T
+from ..core.diagnostics import CaseProblem
 
 # -- limits ------------------------------------------------------------------------------------------------
 MAX_DEPTH = 32             # objects and lists nested in a case schema, so in any case the engine reads

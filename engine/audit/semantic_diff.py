@@ -18,12 +18,12 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
-from . import nodes
-from .check import CheckedRuleSet, Definition
-from .diagnostics import VersionNotFound
-from .pipeline import Built, RuleBook
-from .printer import print_expr, print_parameter, print_value
-from .source import RuleSource
+from ..core import nodes
+from ..lang.check import CheckedRuleSet, Definition
+from ..core.diagnostics import VersionNotFound
+from ..pipeline import Built, RuleBook
+from ..lang.printer import print_expr, print_parameter, print_value
+from ..source.source import RuleSource
 
 SECTIONS = ("parameters", "tables", "rules", "conditions", "notes", "input_checks", "outputs")
 DEFINITION_SECTIONS = SECTIONS[2:]

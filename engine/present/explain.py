@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from . import typesys as T
-from .check import CheckedRuleSet
-from .evaluate import Decision, TraceStep
-from .values import format_money, format_percent
+from ..core import typesys as T
+from ..lang.check import CheckedRuleSet
+from ..run.evaluate import Decision, TraceStep
+from ..core.values import format_money, format_percent
 
 WORDS = {
     "en": {

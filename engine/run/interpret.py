@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from . import nodes
-from . import typesys as T
-from .check import CheckedRuleSet
-from .values import ZERO, Duration, add_duration, end_of_year, in_engine_context, round_cents, sub_duration
+from ..core import nodes
+from ..core import typesys as T
+from ..lang.check import CheckedRuleSet
+from ..core.values import ZERO, Duration, add_duration, end_of_year, in_engine_context, round_cents, sub_duration
 
 
 class _Frame:

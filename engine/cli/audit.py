@@ -65,11 +65,11 @@ def _progress(stderr):
 
 
 def _diff(args, stdin, stdout, stderr) -> int:
-    from .audit_render import (diff_data, impact_data, render_diff_markdown, render_diff_text,
+    from ..audit.audit_render import (diff_data, impact_data, render_diff_markdown, render_diff_text,
                                render_impact_markdown, render_impact_text)
-    from .semantic_diff import diff as diff_of, resolve_version
-    from .impact_analysis import cases_from_lines, impact, read_cases
-    from .pipeline import open_rules
+    from ..audit.semantic_diff import diff as diff_of, resolve_version
+    from ..audit.impact_analysis import cases_from_lines, impact, read_cases
+    from ..pipeline import open_rules
 
     book = open_rules(args.rules)
     report = None

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from .semantic_diff import KINDS, SECTIONS, Change, Detail, RowChange, RulesetDiff, VersionRef
 from .impact_analysis import Bucket, CaseChange, CauseCount, CodeCount, ImpactReport, StepChange
-from .values import format_percent
+from ..core.values import format_percent
 
 WIDTH = 110
 SECTION_TITLES = {"parameters": "Parameters", "tables": "Tables", "rules": "Rules", "conditions": "Conditions",

@@ -1,0 +1,60 @@
+"""The kinds of definition a ruleset holds, declared once: every stage reads this table.
+
+A kind is what a rule file calls a section (`conditions:`), what one entry is
+called in messages (`condition`), the title of its part of a report, the key
+that holds its expression, and how an explanation or an audit reads that
+expression, in English and Dutch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One kind of definition."""
+
+    id: str            # parameter, table, rule, condition, note, input_check, output
+    section: str       # the key of its section in a rule file: parameters, tables, ...
+    expression_key: str | None  # the key that holds its expression (value, fails_when, when)
+    noun: dict         # {"en": "input check", "nl": "invoercontrole"}
+    plural: dict       # {"en": "input checks", "nl": "invoercontroles"}
+    title: dict        # a report's heading
+    expression_words: dict  # how a report reads the expression: "fails when"
+    decides: bool      # whether a case's decision reads it (an input check only refuses cases)
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind("parameter", "parameters", "value", {"en": "parameter", "nl": "parameter"},
+         {"en": "parameters", "nl": "parameters"}, {"en": "Parameters", "nl": "Parameters"},
+         {"en": "value", "nl": "waarde"}, True),
+    Kind("table", "tables", None, {"en": "table", "nl": "tabel"}, {"en": "tables", "nl": "tabellen"},
+         {"en": "Tables", "nl": "Tabellen"}, {"en": "", "nl": ""}, True),
+    Kind("rule", "rules", "value", {"en": "rule", "nl": "regel"}, {"en": "rules", "nl": "regels"},
+         {"en": "Rules", "nl": "Regels"}, {"en": "value", "nl": "waarde"}, True),
+    Kind("condition", "conditions", "fails_when", {"en": "condition", "nl": "voorwaarde"},
+         {"en": "conditions", "nl": "voorwaarden"}, {"en": "Conditions", "nl": "Voorwaarden"},
+         {"en": "fails when", "nl": "faalt als"}, True),
+    Kind("note", "notes", "when", {"en": "note", "nl": "opmerking"}, {"en": "notes", "nl": "opmerkingen"},
+         {"en": "Notes", "nl": "Opmerkingen"}, {"en": "applies when", "nl": "geldt als"}, True),
+    Kind("input_check", "input_checks", "fails_when", {"en": "input check", "nl": "invoercontrole"},
+         {"en": "input checks", "nl": "invoercontroles"}, {"en": "Input checks", "nl": "Invoercontroles"},
+         {"en": "fails when", "nl": "faalt als"}, False),
+    Kind("output", "outputs", "value", {"en": "output", "nl": "uitvoer"}, {"en": "outputs", "nl": "uitvoer"},
+         {"en": "Outputs", "nl": "Uitvoer"}, {"en": "value", "nl": "waarde"}, True),
+)
+
+BY_ID = {kind.id: kind for kind in KINDS}
+BY_SECTION = {kind.section: kind for kind in KINDS}
+SECTIONS = tuple(kind.section for kind in KINDS)
+EXPRESSION_KINDS = tuple(kind for kind in KINDS if kind.id not in ("parameter", "table"))
+
+
+def noun(kind_id: str, lang: str = "en") -> str:
+    return BY_ID[kind_id].noun[lang]
+
+
+def counted(count: int, kind_id: str, lang: str = "en") -> str:
+    """`1 condition`, `3 input checks`."""
+    kind = BY_ID[kind_id]
+    return f"{count} {kind.noun[lang] if count == 1 else kind.plural[lang]}"

@@ -1,0 +1,1 @@
+"""For people: explanations, diagnostics with the source line, and the test runner's report."""

@@ -1,0 +1,1 @@
+"""Deciding cases: the compiled fast path, the reference interpreter, decisions, traces and batches."""
