@@ -117,10 +117,18 @@ class CaseSchemaError(ValueError):
 def _shown(value) -> str:
     """A wrong value as JSON text, cut at SHOWN_CHARACTERS; never slow, deep or failing, whatever it is."""
     if value.__class__ is Decimal:
+        if value.is_finite() and value == value.to_integral_value(context=_LOOSE) and \
+                len(value.as_tuple().digits) + value.as_tuple().exponent > 2 * MAX_DIGITS:
+            return _many_digits(len(value.as_tuple().digits) + value.as_tuple().exponent)  # as for an int
         return str(value)[:SHOWN_CHARACTERS]
     out: list[str] = []
     _show(value, out, [SHOWN_CHARACTERS], 0)
     return "".join(out)[:SHOWN_CHARACTERS]
+
+
+def _many_digits(count: int) -> str:
+    """A whole number too long to quote, the same however it came (a JSON number, an int, a Decimal)."""
+    return f"<an integer of {count} digits>"
 
 
 def _show(value, out: list, room: list, depth: int) -> None:
@@ -132,7 +140,7 @@ def _show(value, out: list, room: list, depth: int) -> None:
         piece = json.dumps(value[:SHOWN_CHARACTERS + 2])
     elif isinstance(value, int):
         piece = str(value) if -_SHOWN_INT_LIMIT < value < _SHOWN_INT_LIMIT else \
-            f"<an integer of about {int(value.bit_length() * 0.30103) + 1} digits>"
+            _many_digits(len(str(abs(value))) if value.bit_length() < 13_000 else int(value.bit_length() * 0.30103) + 1)
     elif value.__class__ is float:
         piece = "NaN" if value != value else ("Infinity" if value > 1e308 else "-Infinity" if value < -1e308
                                               else float.__repr__(value))
