@@ -15,13 +15,14 @@ from datetime import date
 from pathlib import Path
 
 from .core.diagnostics import ArgumentError, CaseError, CaseProblem, Diagnostic, KmoRulesError, RulesError, VersionNotFound
-from .run.evaluate import Decision, Reason, RulesetInfo, Trace, evaluate_case
+from .run.evaluate import Decision, Reason, RulesetInfo, Trace, check_case, evaluate_case
+from .source.case import Case
 from .pipeline import Built, RuleBook, open_rules as _open_rules
 from .core.values import in_engine_context
 
 LANGUAGES = ("en", "nl")
 
-__all__ = ["load_ruleset", "open_rules", "diff", "impact", "Ruleset", "RuleBook", "Decision", "Reason", "RulesetInfo", "Trace",
+__all__ = ["load_ruleset", "open_rules", "diff", "impact", "Ruleset", "RuleBook", "Case", "Decision", "Reason", "RulesetInfo", "Trace",
            "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "ArgumentError",
            "Diagnostic"]
 
@@ -81,6 +82,10 @@ class Ruleset:
     @property
     def warnings(self):
         return self._built.warnings
+
+    def case(self, raw) -> Case:
+        """A raw case (a mapping as in the contract) -> a Case this version accepts, or CaseError."""
+        return in_engine_context(check_case)(self._built.compiled, raw)
 
     def evaluate(self, case, *, explain: bool = False, lang: str = "en") -> Decision:
         """A case (a mapping as in the contract) -> its Decision; CaseError lists every input problem."""

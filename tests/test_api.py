@@ -121,3 +121,27 @@ def test_reordering_conditions_changes_the_hash_but_layout_does_not(tmp_path):
     reordered = load_ruleset(on=date(2017, 1, 1), rules=rules)
     assert list(reordered.checked.conditions)[-1] == "legal_form_excluded"
     assert reordered.info.sha256 != original
+
+
+def test_a_validated_case_is_a_case_and_only_its_converted_values_are_decided():
+    from dataclasses import FrozenInstanceError
+
+    from engine import Case
+    ruleset = load_ruleset(on=date(2024, 6, 10))
+    case = ruleset.case(CASE)
+    assert isinstance(case, Case)
+    assert case.values["project"]["costs"]["fee"] == Decimal("2000")  # converted once, exactly
+    assert ruleset.evaluate(case).to_dict() == ruleset.evaluate(CASE).to_dict()
+    with pytest.raises(FrozenInstanceError):
+        case.values = {}
+    bad = copy.deepcopy(CASE)
+    bad["project"]["costs"]["fee"] = "abc"
+    with pytest.raises(CaseError) as caught:
+        ruleset.case(bad)
+    assert caught.value.problems[0].path == ("project", "costs", "fee")
+
+
+def test_a_case_made_under_one_version_is_decided_by_another():
+    later = load_ruleset(on=date(2026, 3, 1))  # advice only on cybersecurity from 2026-02-01
+    case = load_ruleset(on=date(2024, 6, 10)).case(CASE)
+    assert later.evaluate(case).ruleset.version == later.version

@@ -16,6 +16,7 @@ from ..core import typesys as T
 from ..lang.check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
+from ..source.case import Case
 from .usage import Usage
 from ..core.values import CENT, ENGINE_CONTEXT, Duration, format_rate, format_value, in_engine_context
 
@@ -226,12 +227,13 @@ def _date_out_of_range(compiled: CompiledRuleSet, error: Exception, source: str 
                      source)
 
 
-def check_case(compiled: CompiledRuleSet, raw, source: str | None = None) -> dict:
-    """Raw case -> converted case, or CaseError listing every problem by JSON path."""
-    case, problems = compiled.checked.case_model.coerce(raw)
-    if problems:
-        raise CaseError(problems, source)
-    failed = compiled.failed_input_checks(case)
+def check_case(compiled: CompiledRuleSet, raw, source: str | None = None) -> Case:
+    """Raw case (or a Case) -> a Case this version accepts, or CaseError listing every problem by JSON path.
+
+    The case schema proves the shape; the version's own input checks refuse
+    combinations that cannot be (both are input errors, never a decision)."""
+    case = compiled.checked.case_model.case(raw, source)
+    failed = compiled.failed_input_checks(case.values)
     if failed:
         checks = compiled.checked.input_checks
         raise CaseError([CaseProblem(tuple(checks[n].path.split(".")), _check_message(checks[n])) for n in failed], source)
@@ -247,7 +249,7 @@ def _check_message(definition: Definition) -> str:
 def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain: bool = False, lang: str = "en",
                   source: str | None = None) -> Decision:
     """A raw case -> its Decision under this version (in the engine's own decimal context)."""
-    case = check_case(compiled, raw, source)
+    case = check_case(compiled, raw, source).values
     taken: dict | None = {} if explain else None  # how each branch went, recorded only for an explanation
     try:
         values = compiled.decide(case) if taken is None else compiled.decide_traced(case, taken)

@@ -24,7 +24,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import (Clamped, Context, Decimal, DecimalException, DivisionByZero, Inexact, InvalidOperation,
                      Overflow, ROUND_HALF_EVEN, Rounded, Subnormal, Underflow)
@@ -35,7 +35,7 @@ from re import _parser as _sre_parse
 from typing import Callable
 
 from ..core import typesys as T
-from ..core.diagnostics import CaseProblem
+from ..core.diagnostics import CaseError, CaseProblem
 
 # -- limits ------------------------------------------------------------------------------------------------
 MAX_DEPTH = 32             # objects and lists nested in a case schema, so in any case the engine reads
@@ -70,6 +70,20 @@ TOO_MANY_ITEMS = f"has too many items: one case holds at most {MAX_ITEMS} list i
 Validator = Callable[[object, tuple, object, list], object]  # (value, parent path, key, problems)
 
 
+@dataclass(frozen=True, slots=True)
+class Case:
+    """A case proved valid against one case schema: the only thing the evaluators decide.
+
+    `values` holds its fields converted (money and numbers `Decimal`, whole
+    numbers `int`, dates `datetime.date`, lists as tuples, defaults filled in),
+    keyed as the schema names them; `schema` is the schema it was checked against.
+    """
+
+    values: dict = field(repr=False)
+    schema: Path
+    source: str | None = None
+
+
 @dataclass(frozen=True)
 class CaseModel:
     """What a case looks like: its DSL type (a record) and its compiled validator."""
@@ -83,6 +97,15 @@ class CaseModel:
         problems: list[CaseProblem] = []
         value = self.validate(raw, (), None, problems)
         return (None if problems else value), problems
+
+    def case(self, raw, source: str | None = None) -> Case:
+        """Raw case -> a Case, or CaseError listing every problem by its JSON path."""
+        if isinstance(raw, Case) and raw.schema == self.schema_path:
+            return raw
+        values, problems = self.coerce(raw.values if isinstance(raw, Case) else raw)
+        if problems:
+            raise CaseError(problems, source)
+        return Case(values, self.schema_path, source)
 
 
 class CaseSchemaError(ValueError):
