@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from .core.diagnostics import ArgumentError, CaseError, CaseProblem, Diagnostic, KmoRulesError, RulesError, VersionNotFound
+from .core.diagnostics import (ArgumentError, CaseError, CaseProblem, Diagnostic, EngineBug, KmoRulesError, RulesError,
+                               VersionNotFound)
 from .run.evaluate import Decision, Reason, RulesetInfo, Trace, check_case, evaluate_case
 from .source.case import Case
 from .pipeline import Built, RuleBook, open_rules as _open_rules
@@ -23,7 +24,7 @@ from .core.values import in_engine_context
 LANGUAGES = ("en", "nl")
 
 __all__ = ["load_ruleset", "open_rules", "diff", "impact", "Ruleset", "RuleBook", "Case", "Decision", "Reason", "RulesetInfo", "Trace",
-           "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "ArgumentError",
+           "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "ArgumentError", "EngineBug",
            "Diagnostic"]
 
 

@@ -11,7 +11,7 @@ one (parse, check, compile) the first time it is needed. The CLI, the tests,
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -105,11 +105,31 @@ class RuleBook:
         raise VersionNotFound(f"no version of {self.ruleset_id} is in force on {day.isoformat()}")
 
     def source_named(self, version: str) -> RuleSource:
-        for source in self.sources:
-            if source.version == version:
-                return source
-        known = ", ".join(s.version for s in self.sources)
-        raise VersionNotFound(f"no version '{version}' of {self.ruleset_id}; versions: {known}")
+        found = self._named(version)
+        if found is None:
+            raise VersionNotFound(f"no version '{version}' of {self.ruleset_id}; versions: {self._known()}")
+        return found
+
+    def resolve(self, named: str | date) -> RuleSource:
+        """A version id or a date (the version in force that day) -> its RuleSource, or VersionNotFound."""
+        if isinstance(named, date):
+            return self.source_on(named)
+        text = str(named).strip()
+        found = self._named(text)
+        if found is not None:
+            return found
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            raise VersionNotFound(f"'{text}' is neither a version of {self.ruleset_id} nor a date YYYY-MM-DD; "
+                                  f"versions: {self._known()}") from None
+        return self.source_on(day)
+
+    def _named(self, version: str) -> RuleSource | None:
+        return next((source for source in self.sources if source.version == version), None)
+
+    def _known(self) -> str:
+        return ", ".join(s.version for s in self.sources)
 
     def build(self, source: RuleSource) -> Built:
         if source.version not in self._built:
@@ -213,20 +233,58 @@ def open_rules(rules_dir: Path | str | None = None) -> RuleBook:
     return RuleBook(folder, sources)
 
 
-def validate_rules(rules_dir: Path | str | None = None) -> list[Diagnostic]:
-    """Every problem of every version of a rules folder (errors and warnings), without raising."""
+def validate_rules(rules_dir: Path | str | None = None, *, more=None,
+                   name_versions: bool = False) -> list[Diagnostic]:
+    """Every problem of every version of a rules folder (errors and warnings), without raising.
+
+    A problem shared by several versions is reported once; with `name_versions`, one that holds for only
+    some of the versions that include its file says which. `more(folder, sources)` adds the problems of
+    what else the folder holds (its tests): `sources` are the versions, none when the timeline is wrong."""
     folder = Path(rules_dir) if rules_dir is not None else bundled_rules_dir()
     if not folder.is_dir():
         return [Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))]
-    versions, problems = read_versions(folder)
+    versions, problems = read_versions(folder)                 # YAML, shapes, the timeline
     sources, resolve_problems = resolve_versions(versions) if versions else ([], [])
-    found = list(problems) + list(resolve_problems)
-    seen = set()
-    for source in sources:
+    found = list(problems) + list(resolve_problems)            # changes naming what is not there
+    timeline_ok = not any(d.severity == "error" for d in found)
+    per_version = []
+    for source in sources:                                     # parse, names and types of each version
         built, build_problems = build_version(source)
-        for problem in (build_problems if built is None else built.warnings):
-            key = (problem.code, problem.message, str(problem.span))
-            if key not in seen:  # a mistake inherited by later versions is reported once
-                seen.add(key)
-                found.append(problem)
+        per_version.append((source.version, build_problems if built is None else list(built.warnings)))
+    found += _once(per_version, {source.file: source.version for source in sources} if name_versions else None)
+    if more is not None:
+        found += more(folder, sources if timeline_ok else [])
     return _sorted(found)
+
+
+def _once(per_version: list[tuple[str, list[Diagnostic]]], files: dict[str, str] | None) -> list[Diagnostic]:
+    """Each version's problems -> each problem once (a mistake inherited by later versions is one mistake);
+    with `files` (file -> the version that wrote it), one that holds only for some of the versions that
+    include its file says which."""
+    every = [version for version, _ in per_version]
+    seen: dict[tuple, tuple[Diagnostic, list[str]]] = {}
+    for version, problems in per_version:
+        for problem in problems:
+            key = (problem.code, problem.message, str(problem.span))
+            seen.setdefault(key, (problem, []))[1].append(version)
+    if files is None:
+        return [problem for problem, _ in seen.values()]
+    out = []
+    for problem, versions in seen.values():
+        origin = files.get(problem.span.file) if problem.span else None
+        expected = every[every.index(origin):] if origin in every else every
+        if versions != expected:
+            problem = replace(problem, message=f"{versions_words(versions, every)}: {problem.message}")
+        out.append(problem)
+    return out
+
+
+def versions_words(versions: list[str], every: list[str]) -> str:
+    """`in version 2024-01-01`, `from version 2024-01-01 on`, `in versions 2016-04-01 to 2019-12-01`, ..."""
+    if len(versions) == 1:
+        return f"in version {versions[0]}"
+    first, last = every.index(versions[0]), every.index(versions[-1])
+    if every[first:last + 1] == versions:
+        return f"from version {versions[0]} on" if last == len(every) - 1 else \
+            f"in versions {versions[0]} to {versions[-1]}"
+    return f"in versions {', '.join(versions)}"

@@ -216,3 +216,64 @@ def test_a_bare_number_where_a_rate_is_meant_is_caught_before_any_case(tmp_path)
     problems = [p for p in validate_rules(tmp_path) if p.severity == "error"]
     assert [p.code for p in problems] == ["type-unit"]
     assert problems[0].hint == "write 30 %" and problems[0].span.file.endswith("2019-12-01.yaml")
+
+
+DIVIDES = """\
+ruleset: kmo-portefeuille
+version: "2027-01-01"
+follows: "2026-02-01"
+effective_from: 2027-01-01
+summary: A rule that divides by a figure of the case.
+source: a test
+changes:
+  replace_rules:
+    uplifted:
+      value: project.costs.fee / project.costs.materials > 10
+      source: a test
+"""
+
+
+@pytest.fixture
+def dividing_rules(tmp_path):
+    shutil.copytree(ROOT / "rules", tmp_path / "rules")
+    (tmp_path / "rules" / "kmo-portefeuille" / "2027-01-01.yaml").write_text(DIVIDES)
+    return tmp_path / "rules"
+
+
+def _in_2027(materials) -> dict:
+    case = example()
+    case["application_date"] = case["project"]["start_date"] = "2027-03-01"
+    case["project"]["end_date"] = "2027-06-30"
+    case["enterprise"]["prior_aid"] = []
+    case["project"]["costs"]["materials"] = materials
+    return case
+
+
+def test_a_division_by_zero_in_a_rule_is_reported_at_that_rule(dividing_rules):
+    from engine import RulesError
+    ruleset = load_ruleset(on="2027-03-01", rules=dividing_rules)
+    assert ruleset.evaluate(_in_2027(100)).eligible is True
+    with pytest.raises(RulesError) as caught:
+        ruleset.evaluate(_in_2027(0))
+    problem = caught.value.diagnostics[0]
+    assert problem.code == "evaluation" and "rule uplifted failed on this case: a division by zero" in problem.message
+    assert problem.span.file.endswith("2027-01-01.yaml")
+
+
+def test_any_other_failure_is_the_engines_and_says_so(monkeypatch):
+    """A TypeError inside checked rules can only be a bug of the engine: it is never blamed on a rule."""
+    import dataclasses
+
+    import engine.pipeline
+    from engine import EngineBug, open_rules
+    real = engine.pipeline.compile_ruleset
+
+    def broken(case):
+        raise TypeError("unsupported operand")
+    monkeypatch.setattr(engine.pipeline, "compile_ruleset", lambda checked: dataclasses.replace(real(checked),
+                                                                                                decide=broken))
+    with pytest.raises(EngineBug, match="TypeError: unsupported operand"):
+        open_rules().evaluate(example())
+    assert not issubclass(EngineBug, KmoRulesError)  # never mistaken for the analyst's or the portal's mistake
+    status, out, err = cli("evaluate", EXAMPLE)
+    assert status == 3 and out == "" and "internal error, a bug in kmo-rules" in err

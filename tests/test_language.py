@@ -43,19 +43,19 @@ def test_declared_enum_output(tmp_path):
 
 
 @pytest.mark.parametrize("expression, message", [
-    ("amount + day", "type: cannot add money and date"),
-    ("amount + 5", "type: cannot add money and int (write amounts as EUR 100)"),
-    ("amount > 0", "type: cannot compare money with int using '>' (write amounts as EUR 100)"),
-    ("day + 14", "type: cannot add date and int (write a duration such as 10 days)"),
+    ("amount + day", "type-operands: cannot add money and date"),
+    ("amount + 5", "type-operands: cannot add money and int (write amounts as EUR 100)"),
+    ("amount > 0", "type-compare: cannot compare money with int using '>' (write amounts as EUR 100)"),
+    ("day + 14", "type-operands: cannot add date and int (write a duration such as 10 days)"),
     ("kind == gamma", "unknown-value: 'gamma' is not one of kind: alpha, beta"),
     ("kind == alhpa", "unknown-value: 'alhpa' is not one of kind: alpha, beta (did you mean 'alpha'?)"),
     ("ammount * 2", "unknown-name: unknown name 'ammount' (did you mean 'amount'?)"),
     ("later > day", "maybe-null: later may be null here, so it cannot be used in '>' (test it first: later != null and ...)"),
-    ("if amount > EUR 1 then day else amount", "type: the two branches differ: 'then' gives date, 'else' gives money"),
+    ("if amount > EUR 1 then day else amount", "type-branches: the two branches differ: 'then' gives date, 'else' gives money"),
     ("sum(i.amont for i in items)", "unknown-field: i has no field 'amont' (did you mean 'amount'?)"),
-    ("round(day)", "type: round takes money or decimal or percent, not date"),
+    ("round(day)", "type-call-argument: round takes money or decimal or percent, not date"),
     ("frobnicate(amount)", "unknown-function: unknown function 'frobnicate'"),
-    ("amount > EUR 1 and 3", "type: expected true or false here, got int"),
+    ("amount > EUR 1 and 3", "type-condition: expected true or false here, got int"),
 ])
 def test_type_errors_are_found_before_any_case(tmp_path, expression, message):
     found = problems_of(tmp_path / "rules", expression)

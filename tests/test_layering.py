@@ -11,9 +11,9 @@ PACKAGES = ["core", "source", "lang", "run", "audit", "present", "cli"]
 ORDER = {
     "core": ["span", "suggest", "diagnostics", "kinds", "typesys", "values", "nodes"],
     "source": ["load", "source", "case", "versions"],
-    "lang": ["parse", "parsed", "check", "printer"],
+    "lang": ["parse", "parsed", "bindings", "builtins", "check", "printer"],
     "run": ["usage", "compile", "interpret", "evaluate", "batch"],
-    "audit": ["semantic_diff", "impact_analysis", "audit_render"],
+    "audit": ["semantic_diff", "impact_analysis", "report", "render_text", "render_markdown", "render_json", "audit_render"],
     "present": ["render", "explain", "testing"],
     "cli": ["analyst", "audit", "main"],
 }
@@ -94,3 +94,62 @@ def test_the_python_code_knows_no_policy_fact():
     hits = [f"{path.relative_to(ENGINE)}:{n}: {line.strip()}" for _, _, path in _modules()
             for n, line in enumerate(path.read_text().splitlines(), 1) if facts.search(line)]
     assert not hits, hits
+
+
+# Parsing (lang/parse, lang/parsed) is the last stage that opens the YAML a rule file was loaded into (the
+# `.data` of an item or a row); every later one reads typed definitions. present/testing reads test files,
+# its own input, not rule definitions.
+_READS_ITS_OWN_YAML = {("present", "testing")}
+_YAML_MAPPINGS = re.compile(r"\bPosDict\b|\bPosList\b|\.value_locs\b|\.key_spans\b|\.data\b")
+_MAPPING_READERS = {"PosDict", "PosList", "RuleFile", "read_yaml", "load_rule_file", "check_shape", "locate",
+                    "key_span"}
+
+
+def _imports_mappings_from_load(path: Path, package: str) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import) and any(alias.name == "engine.source.load" for alias in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom):
+            module = (node.module or "").split(".")
+            from_load = (node.level == 0 and module == ["engine", "source", "load"]) or \
+                (node.level == 2 and module == ["source", "load"]) or (node.level == 1 and package == "source"
+                                                                        and module == ["load"])
+            if from_load and any(alias.name in _MAPPING_READERS or alias.name == "*" for alias in node.names):
+                return True
+    return False
+
+
+def test_no_stage_after_parsing_reads_yaml_mappings():
+    later = ("run", "audit", "present", "cli")
+    wrong = []
+    for package, name, path in _modules():
+        after = package in later or (package == "lang" and name not in ("parse", "parsed"))
+        if not after or (package, name) in _READS_ITS_OWN_YAML:
+            continue
+        text = path.read_text()
+        if _YAML_MAPPINGS.search(text):
+            wrong.append(f"{package}/{name} mentions {_YAML_MAPPINGS.search(text).group(0)}")
+        if _imports_mappings_from_load(path, package):
+            wrong.append(f"{package}/{name} imports a YAML mapping reader from source/load")
+    assert not wrong, wrong
+
+
+def test_the_kinds_of_definition_are_listed_only_in_core_kinds():
+    from engine.core.kinds import SECTIONS
+    sections = set(SECTIONS)
+    wrong = []
+    for package, name, path in _modules():
+        if (package, name) == ("core", "kinds"):
+            continue
+        text = path.read_text()
+        if re.search(r"\(\s*[\"']parameters[\"'],\s*[\"']tables[\"'],\s*[\"']rules[\"']", text):
+            wrong.append(f"{package}/{name} lists the sections")
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+                continue
+            named = {e.value for e in node.elts if isinstance(e, ast.Constant) and e.value in sections}
+            paired = {e.elts[0].value for e in node.elts if isinstance(e, (ast.Tuple, ast.List)) and e.elts
+                      and isinstance(e.elts[0], ast.Constant) and e.elts[0].value in sections}
+            if len(named) >= 3 or len(paired) >= 3:
+                wrong.append(f"{package}/{name}:{node.lineno} lists {', '.join(sorted(named or paired))}")
+    assert not wrong, wrong

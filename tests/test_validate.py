@@ -52,8 +52,9 @@ def test_the_clean_rules_pass(monkeypatch, snapshot):
 def test_there_is_a_case_for_each_kind_of_mistake():
     codes = " ".join((CASES / kind / "expected.txt").read_text() for kind in KINDS)
     for code in ("yaml-syntax", "yaml-duplicate-key", "schema", "syntax", "unknown-name", "unknown-field",
-                 "unknown-value", "type", "cycle", "unused-parameter", "unused-rule", "version-overlap",
-                 "version-gap", "version-follows", "change-unknown", "test-case", "test-expect"):
+                 "unknown-value", "type-operands", "type-compare", "type-call-argument", "type-branches", "cycle",
+                 "unused-parameter", "unused-rule", "version-overlap", "version-gap", "version-follows",
+                 "change-unknown", "test-case", "test-expect"):
         assert f": {code}: " in codes, f"no case in tests/rule_errors/ shows {code}"
 
 

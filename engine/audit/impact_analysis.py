@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..source.case import CaseTextError, parse_case_text
+from ..core import kinds
 from ..core.diagnostics import CaseError, KmoRulesError
-from .semantic_diff import RulesetDiff, VersionRef, diff_versions, resolve_version, version_ref
+from .semantic_diff import RulesetDiff, VersionRef, diff_versions, version_ref
 from ..run.evaluate import Decision, TraceStep, evaluate_case
 from ..pipeline import Built, RuleBook
 from ..source.source import RuleSource
@@ -31,7 +32,7 @@ CENT = Decimal("0.01")
 # Edges (in euro) of the buckets of subsidy change, by size of the change, in each direction.
 BUCKET_EDGES = (Decimal(100), Decimal(500), Decimal(1000), Decimal(2500), Decimal(5000))
 CAUSE_ORDER = ("condition", "rule", "note", "output")
-SECTION_OF_KIND = {"rule": "rules", "condition": "conditions", "note": "notes", "output": "outputs"}
+SECTION_OF_KIND = {kind.id: kind.section for kind in kinds.KINDS}
 
 Progress = Callable[[str, int, int], None]  # (what is being done, cases done, cases in all)
 
@@ -302,8 +303,8 @@ class _Explainer:
 
     def __init__(self, built_a: Built, built_b: Built, ruleset_diff: RulesetDiff):
         self.a, self.b = built_a, built_b
-        self.changed = {section: ruleset_diff.changed_names(section)
-                        for section in ("parameters", "tables", "rules", "conditions", "notes", "outputs")}
+        self.changed = {kind.section: ruleset_diff.changed_names(kind.section)
+                        for kind in kinds.KINDS if kind.decides}
 
     def _definition(self, kind: str, name: str):
         section = SECTION_OF_KIND[kind]
@@ -379,7 +380,7 @@ def _built(book: RuleBook, version) -> Built:
         return version
     if isinstance(version, RuleSource):
         return book.build(version)
-    return book.build(resolve_version(book, version))
+    return book.build(book.resolve(version))
 
 
 def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_version: str | date | RuleSource | Built,

@@ -18,19 +18,18 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import date
 
-from ..core import nodes
+from ..core import kinds, nodes
 from ..lang.check import CheckedRuleSet, Definition
-from ..core.diagnostics import VersionNotFound
 from ..pipeline import Built, RuleBook
 from ..lang.printer import print_expr, print_parameter, print_value
 from ..source.source import RuleSource
 
-SECTIONS = ("parameters", "tables", "rules", "conditions", "notes", "input_checks", "outputs")
-DEFINITION_SECTIONS = SECTIONS[2:]
-KINDS = {"parameters": "parameter", "tables": "table", "rules": "rule", "conditions": "condition", "notes": "note",
-         "input_checks": "input check", "outputs": "output"}
-MAIN_ASPECT = {"parameters": "value", "tables": "", "rules": "logic", "conditions": "logic", "notes": "logic",
-               "input_checks": "logic", "outputs": "logic"}
+SECTIONS = kinds.SECTIONS
+DEFINITION_SECTIONS = tuple(kind.section for kind in kinds.EXPRESSION_KINDS)
+KINDS = {kind.section: kind.noun["en"] for kind in kinds.KINDS}  # section -> what one entry is called
+# The aspect a change shows as old -> new: a parameter's value, a definition's logic; a table shows its rows.
+MAIN_ASPECT = {kind.section: "value" if kind.id == "parameter" else "logic" if kind.expression_key else ""
+               for kind in kinds.KINDS}
 # Aspects that can change a decision; every other aspect (source, label, message, ...) is wording.
 MAJOR_ASPECTS = frozenset({"value", "logic", "type", "path", "key", "columns", "key_prefix"})
 
@@ -135,19 +134,7 @@ class RulesetDiff:
 
 def resolve_version(book: RuleBook, named: str | date) -> RuleSource:
     """A version id or a date (the version in force that day) -> its RuleSource, or VersionNotFound."""
-    if isinstance(named, date):
-        return book.source_on(named)
-    text = str(named).strip()
-    for source in book.sources:
-        if source.version == text:
-            return source
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        known = ", ".join(s.version for s in book.sources)
-        raise VersionNotFound(f"'{text}' is neither a version of {book.ruleset_id} nor a date YYYY-MM-DD; "
-                              f"versions: {known}") from None
-    return book.source_on(day)
+    return book.resolve(named)
 
 
 def version_ref(source: RuleSource) -> VersionRef:
@@ -207,11 +194,6 @@ def _definition_aspects(d: Definition) -> Aspects:
     return out
 
 
-def _table_data(checked: CheckedRuleSet, name: str) -> dict:
-    item = checked.source.tables.get(name)
-    return item.data if item is not None and isinstance(item.data, dict) else {}
-
-
 def _cells(row: dict) -> tuple[tuple[str, str], ...]:
     return tuple((column, print_value(value) if value is not None else "null") for column, value in row.items())
 
@@ -241,18 +223,17 @@ def _snapshot(checked: CheckedRuleSet) -> _Snapshot:
         key = ("parameters", name)
         items[key], sources[key], shown[key], changed_in[key] = aspects, p.source, print_parameter(p), p.changed_in
     for name, t in checked.tables.items():
-        data = _table_data(checked, name)
         columns = tuple((c, str(typ)) for c, typ in t.type.row.fields)
         aspects = {}
-        if data.get("key"):
-            aspects["key"] = (str(data["key"]), str(data["key"]))
+        if t.key:
+            aspects["key"] = (t.key, t.key)
         aspects["columns"] = (columns, ", ".join(f"{c} ({typ})" for c, typ in columns))
         if t.key_prefix:
             aspects["key_prefix"] = (True, "code prefixes")
-        _wording(aspects, t.source, {}, data.get("assumption"))
-        for extra in ("description", "sample"):
-            if data.get(extra):
-                aspects[extra] = (_folded(data[extra]), _folded(data[extra]))
+        _wording(aspects, t.source, {}, t.assumption)
+        for extra, text in (("description", t.description), ("sample", t.sample)):
+            if text:
+                aspects[extra] = (_folded(text), _folded(text))
         key = ("tables", name)
         count = len(t.rows)
         items[key], sources[key], changed_in[key] = aspects, t.source, t.changed_in
@@ -388,7 +369,7 @@ def diff_versions(built_a: Built, built_b: Built, book: RuleBook | None = None, 
 
 def diff(book: RuleBook, from_version: str | date, to_version: str | date) -> RulesetDiff:
     """Two versions named by id or date -> their RulesetDiff (the convenience entry point)."""
-    source_a, source_b = resolve_version(book, from_version), resolve_version(book, to_version)
+    source_a, source_b = book.resolve(from_version), book.resolve(to_version)
     return diff_versions(book.build(source_a), book.build(source_b), book,
                          asked_from=_asked(from_version), asked_to=_asked(to_version))
 

@@ -9,17 +9,15 @@ or tests).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 from ..core.diagnostics import Diagnostic, KmoRulesError, RulesError
 from ..present.explain import render_steps
-from ..pipeline import RuleBook, build_version, open_rules
+from ..pipeline import RuleBook, open_rules, validate_rules, versions_words
 from ..present.render import render_diagnostics, summary_line
-from ..core.span import Span
 from ..present.testing import (CoverageGroup, TestCase, TestResult, check_tests, coverage, day_of, find_test_files,
                       read_tests, run_test)
-from ..source.versions import bundled_rules_dir, find_rule_files, read_versions, resolve_versions, shown_path
+from ..source.versions import bundled_rules_dir, find_rule_files, shown_path
 
 
 def add_commands(commands, handlers: dict) -> None:
@@ -48,56 +46,21 @@ def add_commands(commands, handlers: dict) -> None:
 
 # -- validate -----------------------------------------------------------------------
 
-def _versions_words(versions: list[str], every: list[str]) -> str:
-    if len(versions) == 1:
-        return f"in version {versions[0]}"
-    first, last = every.index(versions[0]), every.index(versions[-1])
-    if every[first:last + 1] == versions:
-        return f"from version {versions[0]} on" if last == len(every) - 1 else \
-            f"in versions {versions[0]} to {versions[-1]}"
-    return f"in versions {', '.join(versions)}"
-
-
-def _merge(per_version: list[tuple[str, list[Diagnostic]]], files: dict[str, str]) -> list[Diagnostic]:
-    """Each version's problems -> each problem once; when it holds only for some of the versions that
-    include its file, the message says which."""
-    every = [version for version, _ in per_version]
-    seen: dict[tuple, tuple[Diagnostic, list[str]]] = {}
-    for version, problems in per_version:
-        for problem in problems:
-            key = (problem.code, problem.message, str(problem.span))
-            seen.setdefault(key, (problem, []))[1].append(version)
-    out = []
-    for problem, versions in seen.values():
-        origin = files.get(problem.span.file) if problem.span else None
-        expected = every[every.index(origin):] if origin in every else every
-        if versions != expected:
-            problem = replace(problem, message=f"{_versions_words(versions, every)}: {problem.message}")
-        out.append(problem)
-    return out
-
-
 def validate_folder(folder: Path) -> tuple[list[Diagnostic], int]:
     """A rules folder -> every problem of its versions and test files, and how many files were read."""
-    if not folder.is_dir():
-        return [Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))], 0
-    versions, found = read_versions(folder)                         # YAML, shapes, the timeline
-    sources, problems = resolve_versions(versions) if versions else ([], [])
-    found += problems                                               # changes naming what is not there
-    timeline_ok = not any(d.severity == "error" for d in found)
-    per_version = []
-    for source in sources:                                          # parse, names and types of each version
-        built, problems = build_version(source)
-        per_version.append((source.version, problems if built is None else list(built.warnings)))
-    found += _merge(per_version, {source.file: source.version for source in sources})
-    test_files = find_test_files(folder)
-    for path in test_files:                                         # test files and their cases
-        tests, problems = read_tests(path, root=folder)
-        found += problems
-        if sources and timeline_ok:
-            found += check_tests(sources, tests)
-    found.sort(key=lambda d: (d.span.file, d.span.line, d.span.column) if d.span else ("", 0, 0))
-    return found, len(find_rule_files(folder)) + len(test_files)
+    test_files: list[Path] = []
+
+    def test_problems(folder: Path, sources) -> list[Diagnostic]:    # test files and their cases
+        found: list[Diagnostic] = []
+        test_files.extend(find_test_files(folder))
+        for path in test_files:
+            tests, problems = read_tests(path, root=folder)
+            found += problems
+            if sources:
+                found += check_tests(sources, tests)
+        return found
+    problems = validate_rules(folder, more=test_problems, name_versions=True)
+    return problems, len(find_rule_files(folder)) + len(test_files) if folder.is_dir() else 0
 
 
 def rules_folder(given: Path | None) -> Path:
@@ -186,7 +149,7 @@ def _coverage_lines(groups: list[CoverageGroup], per_version: bool, every: list[
             for u in items:
                 where = f"{u.span.file}:{u.span.line}"
                 when = "" if per_version or list(u.versions) == every else \
-                    f"  ({_versions_words(list(u.versions), every)})"
+                    f"  ({versions_words(list(u.versions), every)})"
                 lines.append(f"{pad}  {u.name:<{width}}  {where}{when}")
         if group.untested:
             lines.append(f"versions no test runs under ({len(group.untested)} of {len(every)}): "

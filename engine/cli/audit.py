@@ -65,9 +65,10 @@ def _progress(stderr):
 
 
 def _diff(args, stdin, stdout, stderr) -> int:
-    from ..audit.audit_render import (diff_data, impact_data, render_diff_markdown, render_diff_text,
-                               render_impact_markdown, render_impact_text)
-    from ..audit.semantic_diff import diff as diff_of, resolve_version
+    from ..audit.render_json import diff_data, impact_data
+    from ..audit.render_markdown import render_diff_markdown, render_impact_markdown
+    from ..audit.render_text import render_diff_text, render_impact_text
+    from ..audit.semantic_diff import diff as diff_of
     from ..audit.impact_analysis import cases_from_lines, impact, read_cases
     from ..pipeline import open_rules
 
@@ -76,8 +77,8 @@ def _diff(args, stdin, stdout, stderr) -> int:
     if args.cases is None:
         ruleset_diff = diff_of(book, args.from_version, args.to_version)
     else:
-        resolve_version(book, args.from_version)  # an unknown version is refused before any case is read
-        resolve_version(book, args.to_version)
+        book.resolve(args.from_version)  # an unknown version is refused before any case is read
+        book.resolve(args.to_version)
         cases = cases_from_lines(stdin, "<stdin>") if args.cases == "-" else read_cases(args.cases)
         progress, finish = _progress(stderr) if len(cases) >= PROGRESS_FROM else (None, lambda: None)
         try:

@@ -13,7 +13,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, RulesError, VersionNotFound
+from ..core.diagnostics import CaseError, EngineBug, KmoRulesError, RulesError, VersionNotFound
 from ..present.render import render_diagnostics
 from ..core.values import in_engine_context
 
@@ -355,6 +355,11 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except EngineBug as error:  # not the user's fault: say so, with what a bug report needs
+        import traceback
+        stderr.write(f"kmo-rules: internal error, a bug in kmo-rules {_installed_version()} and not in your rules "
+                     f"or case: {error}\n" + "".join(traceback.format_exception(error.__cause__ or error)))
+        return 3
 
 
 _HANDLERS = {

@@ -75,5 +75,11 @@ class ArgumentError(KmoRulesError, ValueError):
     """An argument of the Python API has the wrong type or value; the message names it."""
 
 
+class EngineBug(RuntimeError):
+    """A failure of the engine itself, not of the rules or the case: checked rules never fail this way.
+
+    Deliberately not a KmoRulesError, so that no caller mistakes it for bad input."""
+
+
 class VersionNotFound(KmoRulesError):
     """No ruleset version is in force on the requested date."""

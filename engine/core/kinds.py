@@ -22,6 +22,7 @@ class Kind:
     title: dict        # a report's heading
     expression_words: dict  # how a report reads the expression: "fails when"
     decides: bool      # whether a case's decision reads it (an input check only refuses cases)
+    ordered: bool = False  # whether the order of its definitions is meaning: reasons, notes and fields follow it
 
 
 KINDS: tuple[Kind, ...] = (
@@ -34,20 +35,23 @@ KINDS: tuple[Kind, ...] = (
          {"en": "Rules", "nl": "Regels"}, {"en": "value", "nl": "waarde"}, True),
     Kind("condition", "conditions", "fails_when", {"en": "condition", "nl": "voorwaarde"},
          {"en": "conditions", "nl": "voorwaarden"}, {"en": "Conditions", "nl": "Voorwaarden"},
-         {"en": "fails when", "nl": "faalt als"}, True),
+         {"en": "fails when", "nl": "faalt als"}, True, True),
     Kind("note", "notes", "when", {"en": "note", "nl": "opmerking"}, {"en": "notes", "nl": "opmerkingen"},
-         {"en": "Notes", "nl": "Opmerkingen"}, {"en": "applies when", "nl": "geldt als"}, True),
+         {"en": "Notes", "nl": "Opmerkingen"}, {"en": "applies when", "nl": "geldt als"}, True, True),
     Kind("input_check", "input_checks", "fails_when", {"en": "input check", "nl": "invoercontrole"},
          {"en": "input checks", "nl": "invoercontroles"}, {"en": "Input checks", "nl": "Invoercontroles"},
          {"en": "fails when", "nl": "faalt als"}, False),
     Kind("output", "outputs", "value", {"en": "output", "nl": "uitvoer"}, {"en": "outputs", "nl": "uitvoer"},
-         {"en": "Outputs", "nl": "Uitvoer"}, {"en": "value", "nl": "waarde"}, True),
+         {"en": "Outputs", "nl": "Uitvoer"}, {"en": "value", "nl": "waarde"}, True, True),
 )
 
 BY_ID = {kind.id: kind for kind in KINDS}
 BY_SECTION = {kind.section: kind for kind in KINDS}
 SECTIONS = tuple(kind.section for kind in KINDS)
 EXPRESSION_KINDS = tuple(kind for kind in KINDS if kind.id not in ("parameter", "table"))
+# The order `show` prints a version in: a case's input is checked before its conditions are, so input
+# checks come before conditions there.
+SHOWN = tuple(BY_ID[kind_id] for kind_id in ("parameter", "table", "rule", "input_check", "condition", "note", "output"))
 
 
 def noun(kind_id: str, lang: str = "en") -> str:

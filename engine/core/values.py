@@ -2,6 +2,12 @@
 
 Money, decimals and percentages are `decimal.Decimal`; a percentage is held
 as its fraction (30 % is Decimal("0.30")). Nothing here rounds unless asked.
+
+Every value prints here, in one of three ways:
+
+    for the contract   format_money, format_rate, contract_value: the decision JSON and the JSON of reports
+    for text           format_value: messages, and runtime values in explanations
+    for people         format_percent, format_amount, format_share, format_for_people: explanations and reports
 """
 from __future__ import annotations
 
@@ -11,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import (ROUND_HALF_EVEN, ROUND_HALF_UP, Context, Decimal, DivisionByZero, InvalidOperation, Overflow,
                      localcontext)
+
+from . import typesys as T
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0")
@@ -73,16 +81,11 @@ def end_of_year(day: date) -> date:
     return date(day.year, 12, 31)
 
 
+# -- for the contract ------------------------------------------------------------
+
 def format_money(amount: Decimal) -> str:
     """A money amount as the contract writes it: two decimals, no thousands separator."""
     return str(amount.quantize(CENT, context=ENGINE_CONTEXT))
-
-
-def format_percent(rate: Decimal) -> str:
-    """30 % as people read it."""
-    shown = ENGINE_CONTEXT.multiply(rate, 100).normalize(ENGINE_CONTEXT)
-    text = format(shown, "f")
-    return f"{text} %"
 
 
 def format_rate(rate: Decimal) -> str:
@@ -92,6 +95,42 @@ def format_rate(rate: Decimal) -> str:
         return str(cents)
     return format(rate.normalize(ENGINE_CONTEXT), "f")
 
+
+class NotWholeCent(Exception):
+    """A money value with a fraction of a cent, which the contract cannot write."""
+
+
+def contract_value(value, typ):
+    """A runtime value as the decision JSON writes it: money and rates as decimal strings."""
+    if value is None:
+        return None
+    if typ.__class__ is T.Optional:
+        typ = typ.inner
+    if typ.__class__ is T.Scalar:
+        if typ.name == "money":
+            cents = value.quantize(CENT, context=ENGINE_CONTEXT)
+            if cents != value:
+                raise NotWholeCent(value)
+            return str(cents)
+        if typ.name == "percent":
+            return format_rate(value)
+    if isinstance(value, bool) or isinstance(value, int) or isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list)):
+        item = typ.item if isinstance(typ, T.List) else None
+        return [contract_value(v, item) for v in value]
+    if isinstance(value, Duration):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: contract_value(v, None) for k, v in value.items()}
+    return str(value)
+
+
+# -- for text ------------------------------------------------------------------------
 
 def format_value(value, kind: str = "") -> str:
     """Any runtime value as plain text, for messages and explanations."""
@@ -107,4 +146,45 @@ def format_value(value, kind: str = "") -> str:
         return format(value.normalize(ENGINE_CONTEXT), "f") if value == value.to_integral_value() else format(value, "f")
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
+    return str(value)
+
+
+# -- for people ----------------------------------------------------------------------
+
+PLAIN_WORDS = {"null": "null", "true": "true", "false": "false"}
+
+
+def format_percent(rate: Decimal) -> str:
+    """30 % as people read it."""
+    shown = ENGINE_CONTEXT.multiply(rate, 100).normalize(ENGINE_CONTEXT)
+    text = format(shown, "f")
+    return f"{text} %"
+
+
+def format_amount(amount: Decimal, *, signed: bool = False) -> str:
+    """A sum in a report: EUR 1,234.50; -EUR 12.00; with `signed`, +EUR 3.00 for an increase."""
+    amount = Decimal(amount)
+    sign = "-" if amount < 0 else ("+" if signed and amount > 0 else "")
+    return f"{sign}EUR {abs(amount).quantize(CENT):,}"
+
+
+def format_share(part: int, whole: int) -> str:
+    """`part` of `whole` as a percentage with one decimal: 12.5 %."""
+    return f"{(Decimal(part) * 100 / whole).quantize(Decimal('0.1'))} %"
+
+
+def format_for_people(value, kind: str = "", words=PLAIN_WORDS) -> str:
+    """A value as a decision writes it (a decimal string, a bool, null, ...) for a person: money (a `kind`
+    starting with money) as EUR 1234.50, a percentage as 30 %, null, true and false in `words`."""
+    if value is None:
+        return words["null"]
+    if isinstance(value, bool):
+        return words["true" if value else "false"]
+    try:
+        if kind.startswith("money"):
+            return f"EUR {format_money(Decimal(str(value)))}"
+        if kind.startswith("percent"):
+            return format_percent(Decimal(str(value)))
+    except InvalidOperation:
+        pass
     return str(value)

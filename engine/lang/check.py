@@ -2,10 +2,12 @@
 
 Every name is bound (case field, parameter, table, rule, loop variable or an
 enum value read from its context) and every expression typed before any case
-is evaluated. Bindings and types live in side tables keyed by node identity,
-so the tree itself is never changed. Rules may refer to each other in any
-order; a circle is an error. Warnings flag parameters, tables and rules that
-nothing uses.
+is evaluated; every operator, function and aggregate is typed by the table
+of built-ins (builtins.py), which also words its mistakes. Bindings
+(bindings.py), types and the overload each built-in applies live in side
+tables keyed by node identity, so the tree itself is never changed. Rules
+may refer to each other in any order; a circle is an error. Warnings flag
+parameters, tables and rules that nothing uses.
 """
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ from ..core import nodes
 from ..core import typesys as T
 from ..source.case import CaseModel
 from ..core.diagnostics import Diagnostic
-from ..source.load import PosDict
-from .parsed import ParsedItem, ParsedRuleSet, Template
+from .bindings import (Binding, EligibleRef, EnumValue, InputRef, LoopVariable, ParameterGroupRef, ParameterRef,
+                       RecordField, RuleRef, TableRef)
+from .builtins import AGGREGATES, FUNCTIONS, INFIX, PREFIX, Builtin, Mismatch, Overload, arity_problem, typing_of
+from .parsed import ParsedDefinition, ParsedRuleSet, ParsedTable, Template
 from ..source.source import RuleSource
 from ..core.span import NO_SPAN, Span
 
@@ -25,8 +29,6 @@ ERROR = T.Scalar("error")  # the type of an expression already reported as wrong
 _UNIT_WORDS = {T.PERCENT: ("a percentage", "{} %"), T.MONEY: ("an amount", "EUR {}"),
                T.DURATION: ("a duration", "{} days")}
 
-FUNCTIONS = ("min", "max", "round", "year", "end_of_year", "start_of_year", "starts_with", "coalesce")
-AGGREGATES = ("sum", "count", "any", "all")
 ELIGIBLE = "eligible"
 
 
@@ -54,6 +56,9 @@ class TableDef:
     changed_in: str
     sample: str | None = None
     row_versions: dict = field(default_factory=dict)
+    key: str | None = None  # the case field whose values are its keys, as written
+    assumption: str | None = None
+    description: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,8 +95,9 @@ class CheckedRuleSet:
     input_checks: dict[str, Definition]
     outputs: dict[str, Definition]
     types: dict[int, object] = field(repr=False)
-    bindings: dict[int, tuple] = field(repr=False)
+    bindings: dict[int, Binding] = field(repr=False)
     warnings: tuple[Diagnostic, ...] = ()
+    overloads: dict[int, Overload] = field(default_factory=dict, repr=False)  # of each operator, call, aggregate
 
 
 @dataclass(frozen=True)
@@ -144,7 +150,8 @@ class _Checker:
         self.case = case_model
         self.problems: list[Diagnostic] = []
         self.types: dict[int, object] = {}
-        self.bindings: dict[int, tuple] = {}
+        self.bindings: dict[int, Binding] = {}
+        self.overloads: dict[int, Overload] = {}
         self.parameters: dict[str, Parameter] = {}
         self.tables: dict[str, TableDef] = {}
         self.rule_defs: dict[str, Definition] = {}
@@ -167,28 +174,26 @@ class _Checker:
     # -- parameters and tables ----------------------------------------
     def check_parameters(self):
         for name, parsed in self.parsed.parameters.items():
-            item = parsed.item
-            data = item.data if isinstance(item.data, PosDict) else PosDict()
             if parsed.expr is None:
                 continue
             try:
                 value, typ = _constant_value(parsed.expr)
             except ValueError as error:
-                self.error("parameter-value", f"parameter {name}: {error}", parsed.expr.span or item.span)
+                self.error("parameter-value", f"parameter {name}: {error}", parsed.expr.span or parsed.span)
                 continue
-            self.parameters[name] = Parameter(
-                name, value, typ, item.span, str(data.get("source", "")), dict(data.get("label") or {}),
-                item.changed_in, str(data.get("value")), data.get("assumption"))
+            self.parameters[name] = Parameter(name, value, typ, parsed.span, parsed.source, parsed.label,
+                                              parsed.changed_in, parsed.text, parsed.assumption)
             node = self.param_tree
             parts = name.split(".")
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
                 if not isinstance(node, dict):
-                    self.error("name-clash", f"parameter {name} is inside {part}, which is itself a parameter", item.span)
+                    self.error("name-clash", f"parameter {name} is inside {part}, which is itself a parameter",
+                               parsed.span)
                     break
             else:
                 if parts[-1] in node and isinstance(node[parts[-1]], dict):
-                    self.error("name-clash", f"parameter {name} is also a group of parameters", item.span)
+                    self.error("name-clash", f"parameter {name} is also a group of parameters", parsed.span)
                 node[parts[-1]] = name
 
     def _input_type(self, path: str):
@@ -208,69 +213,68 @@ class _Checker:
             self._check_tables()
 
     def _check_tables(self):
-        for name, table_item in self.parsed.source.tables.items():
-            data = table_item.data
+        for name, table in self.parsed.tables.items():
             key_type = T.STRING
-            if data.get("key"):
-                key_type = self._input_type(str(data["key"]))
+            if table.key is not None:
+                key_type = self._input_type(table.key)
                 if key_type is None:
-                    self.error("table-key", f"table {name}: key '{data['key']}' is not a field of the case",
-                               data.value_locs["key"].span, self.suggest(str(data["key"]), self._input_paths()))
+                    self.error("table-key", f"table {name}: key '{table.key}' is not a field of the case",
+                               table.key_span, self.suggest(table.key, self._input_paths()))
                     key_type = T.STRING
             columns = {}
-            for column, declared in (data.get("columns") or {}).items():
-                declared = str(declared)
+            for column in table.columns:
+                declared = column.declared
                 typ = T.parse_type(declared) if len(declared) <= self._LONGEST_TYPE else None
                 if typ is None:
                     shown = declared if len(declared) <= 60 else declared[:57] + "..."
-                    self.error("table-column", f"table {name}: column {column} has an unknown type '{shown}'",
-                               data["columns"].value_locs[column].span)
+                    self.error("table-column", f"table {name}: column {column.name} has an unknown type '{shown}'",
+                               column.span)
                     typ = ERROR
-                columns[column] = typ
+                columns[column.name] = typ
             signature = repr((name, tuple(columns.items())))  # one text for the whole table: cheap to look up
-            parsed_rows = self.parsed.tables[name]
-            memo = getattr(parsed_rows, "checked", {})  # the table as the version before had it, if unchanged
-            known = memo.get((signature, key_type, str(data.get("key"))))
+            memo = table.rows.checked  # the table as the version before had it, if unchanged
+            known = memo.get((signature, key_type, table.key))
             if known is None:
                 count = len(self.problems)
-                rows, versions = self._rows(name, data, key_type, columns, signature, parsed_rows)
-                known = memo[(signature, key_type, str(data.get("key")))] = (rows, versions,
-                                                                            self.problems[count:])
+                rows, versions = self._rows(table, key_type, columns, signature)
+                known = memo[(signature, key_type, table.key)] = (rows, versions, self.problems[count:])
             else:
                 self.problems += known[2]
             rows, versions = known[0], known[1]
             row_type = T.Record(f"row of {name}", tuple(columns.items()))
-            self.tables[name] = TableDef(name, T.Table(name, key_type, row_type), rows, bool(data.get("key_prefix")),
-                                         str(data.get("source", "")), table_item.span, table_item.changed_in,
-                                         data.get("sample"), versions)
+            self.tables[name] = TableDef(name, T.Table(name, key_type, row_type), rows, table.key_prefix,
+                                         table.source, table.span, table.changed_in, table.sample, versions,
+                                         table.key, table.assumption, table.description)
 
-    def _rows(self, name: str, data, key_type, columns: dict, signature: str, parsed_rows) -> tuple[dict, dict]:
+    def _rows(self, table: ParsedTable, key_type, columns: dict, signature: str) -> tuple[dict, dict]:
         """A table's rows, each cell a value of its column's type, and the version that last changed each."""
+        name = table.name
         members = frozenset(key_type.members) if isinstance(key_type, T.Enum) else None
         rows, versions = {}, {}
-        for key, row in self.parsed.source.table_rows.get(name, {}).items():
-            parsed_row = parsed_rows[key]
+        for key, row in table.rows.items():
             if members is not None and key not in members:
-                self.error("table-key", f"table {name}: '{key}' is not a value of {data['key']}",
+                self.error("table-key", f"table {name}: '{key}' is not a value of {table.key}",
                            row.span, self.suggest(key, key_type.members) or
-                           f"the values of {data['key']} are listed in the case schema; add '{key}' there first")
-            checked = parsed_row.checked.get(signature)  # a row kept by several versions is checked once
+                           f"the values of {table.key} are listed in the case schema; add '{key}' there first")
+            checked = row.checked.get(signature)  # a row kept by several versions is checked once
             if checked is None:
-                checked = parsed_row.checked[signature] = self._row(name, key, row, parsed_row.cells, columns)
+                checked = row.checked[signature] = self._row(name, key, row, columns)
             rows[key] = checked[0]
             self.problems += checked[1]
             versions[key] = row.changed_in
         return rows, versions
 
-    def _row(self, name: str, key: str, row, parsed_cells: dict, columns: dict) -> tuple[dict, list[Diagnostic]]:
+    def _row(self, name: str, key: str, row, columns: dict) -> tuple[dict, list[Diagnostic]]:
         """A row's cells as values of their column's type, and the problems found."""
         found: list[Diagnostic] = []
         cells = {}
+        parsed_cells = row.cells
         for column, expr in parsed_cells.items():
             if column not in columns:
+                at = row.column_spans.get(column)
                 found.append(Diagnostic(
                     "table-column", f"table {name}, row {key}: unknown column '{column}'",
-                    row.data.key_spans[column] if isinstance(row.data, PosDict) else row.span,
+                    at if at is not None else row.span,
                     self.suggest(column, columns) or (f"columns: {', '.join(columns)}" if columns else
                                                       "declare it under columns:")))
                 continue
@@ -318,7 +322,7 @@ class _Checker:
             steps = ", which uses ".join(chain[1:])
             circle = f"{chain[0]} uses itself" if len(chain) == 2 else f"{chain[0]} uses {steps}"
             parsed = self.parsed.rules[name]
-            return self.error("cycle", f"rules depend on each other in a circle: {circle}", parsed.item.span,
+            return self.error("cycle", f"rules depend on each other in a circle: {circle}", parsed.span,
                               "a rule cannot depend on its own value, directly or through other rules")
         self.check_rule(name)
         return self.rule_types.get(name, ERROR)
@@ -327,28 +331,28 @@ class _Checker:
         name = expr.name
         uses = self.uses[-1] if self.uses else set()
         if name in scope.variables:
-            self.bindings[id(expr)] = ("var", name)
+            self.bindings[id(expr)] = LoopVariable(name)
             return scope.variables[name]
         if self.case.type.field(name) is not None:
-            self.bindings[id(expr)] = ("input", name)
+            self.bindings[id(expr)] = InputRef(name)
             uses.add(name)
             return self.case.type.field(name)
         if name in self.param_tree:
             entry = self.param_tree[name]
             if isinstance(entry, str):
-                self.bindings[id(expr)] = ("param", entry)
+                self.bindings[id(expr)] = ParameterRef(entry)
                 uses.add(entry)
                 self.used.add("parameter:" + entry)
                 return self.parameters[entry].type
-            self.bindings[id(expr)] = ("param_group", name)
+            self.bindings[id(expr)] = ParameterGroupRef(name)
             return T.Record(f"parameters {name}", ())
         if name in self.tables:
-            self.bindings[id(expr)] = ("table", name)
+            self.bindings[id(expr)] = TableRef(name)
             uses.add(name)
             self.used.add("table:" + name)
             return self.tables[name].type
         if name in self.parsed.rules:
-            self.bindings[id(expr)] = ("rule", name)
+            self.bindings[id(expr)] = RuleRef(name)
             uses.add(name)
             self.used.add("rule:" + name)
             typ = self.rule_type(name, expr.span)
@@ -359,7 +363,7 @@ class _Checker:
             if not scope.allow_eligible:
                 return self.error("cycle", f"{scope.context} cannot use 'eligible': eligibility is decided by the "
                                   "conditions, so this would be a circle", expr.span)
-            self.bindings[id(expr)] = ("eligible",)
+            self.bindings[id(expr)] = EligibleRef()
             uses.add(ELIGIBLE)
             return T.BOOL
         enum = T.strip_optional(expect) if expect is not None else None
@@ -367,7 +371,7 @@ class _Checker:
             enum = T.strip_optional(enum.item)
         if isinstance(enum, T.Enum):
             if name in enum.members:
-                self.bindings[id(expr)] = ("enum", name)
+                self.bindings[id(expr)] = EnumValue(name)
                 return enum
             where = enum.name or "the values"
             return self.error("unknown-value", f"'{name}' is not one of {where}: {', '.join(enum.members)}", expr.span,
@@ -420,20 +424,21 @@ class _Checker:
                 if table is ERROR:
                     return ERROR
                 if not isinstance(table, T.Table):
-                    return self.error("type", f"only a table can be looked up with [...], not {table}", expr.span)
+                    return self.error("type-lookup", f"only a table can be looked up with [...], not {table}",
+                                      expr.span)
                 key_type = self.check(key, scope, table.key)
                 if key_type is not ERROR:
                     key_type = self.not_null(key, key_type, scope, "a table look-up")
                     if key_type is not ERROR and not T.same_kind(key_type, table.key):
-                        self.error("type", f"table {table.name} is keyed by {table.key}, not {key_type}", key.span)
+                        self.error("type-key", f"table {table.name} is keyed by {table.key}, not {key_type}", key.span)
                 return table.row
             case nodes.Negate(operand=operand):
-                typ = self.not_null(operand, self.check(operand, scope, expect), scope, "a negation")
+                negate = PREFIX["-"]
+                typ = self.check(operand, scope, expect if negate.expected else None)
+                typ = self.not_null(operand, typ, scope, negate.in_words)
                 if typ is ERROR:
                     return ERROR
-                if typ in (T.INT, T.DECIMAL, T.PERCENT, T.MONEY, T.DURATION):
-                    return typ
-                return self.error("type", f"cannot negate {typ}", expr.span)
+                return self.apply(negate, expr, (operand,), (typ,))
             case nodes.Binary():
                 return self.check_binary(expr, scope)
             case nodes.Compare():
@@ -444,15 +449,15 @@ class _Checker:
                 self.want_bool(left, scope)
                 narrowed = scope.narrowed | self.facts(left, True)
                 self.want_bool(right, _Scope(scope.variables, narrowed, scope.allow_eligible, scope.context))
-                return T.BOOL
+                return self.apply(INFIX["and"], expr, (left, right), (T.BOOL, T.BOOL))
             case nodes.Or(left=left, right=right):
                 self.want_bool(left, scope)
                 narrowed = scope.narrowed | self.facts(left, False)
                 self.want_bool(right, _Scope(scope.variables, narrowed, scope.allow_eligible, scope.context))
-                return T.BOOL
+                return self.apply(INFIX["or"], expr, (left, right), (T.BOOL, T.BOOL))
             case nodes.Not(operand=operand):
                 self.want_bool(operand, scope)
-                return T.BOOL
+                return self.apply(PREFIX["not"], expr, (operand,), (T.BOOL,))
             case nodes.If(condition=condition, then=then, otherwise=otherwise):
                 self.want_bool(condition, scope)
                 yes = _Scope(scope.variables, scope.narrowed | self.facts(condition, True), scope.allow_eligible, scope.context)
@@ -466,7 +471,8 @@ class _Checker:
                     bare = self.bare_number(then, a, b) or self.bare_number(otherwise, b, a)
                     if bare is not None:
                         return bare
-                    return self.error("type", f"the two branches differ: 'then' gives {a}, 'else' gives {b}", expr.span)
+                    return self.error("type-branches", f"the two branches differ: 'then' gives {a}, 'else' gives {b}",
+                                      expr.span)
                 return unified
             case nodes.Call():
                 return self.check_call(expr, scope, expect)
@@ -481,7 +487,7 @@ class _Checker:
                         return ERROR
                     unified = typ if item_type is None else T.unify(item_type, typ)
                     if unified is None:
-                        return self.error("type", f"a list cannot mix {item_type} and {typ}", item.span)
+                        return self.error("type-list", f"a list cannot mix {item_type} and {typ}", item.span)
                     item_type = unified
                 return T.List(item_type or T.STRING)
         raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
@@ -495,8 +501,8 @@ class _Checker:
         if isinstance(expr, nodes.Literal):
             text = expr.text
         binding = self.bindings.get(id(expr))
-        if binding and binding[0] == "param":
-            parameter = self.parameters[binding[1]]
+        if isinstance(binding, ParameterRef):
+            parameter = self.parameters[binding.name]
             written = self.parsed.parameters[parameter.name].expr
             text, what = parameter.text, f"parameter {parameter.name}"
             span = written.span if written is not None and written.span else parameter.span
@@ -510,7 +516,7 @@ class _Checker:
         typ = self.check(expr, scope, T.BOOL)
         if typ is not ERROR and typ != T.BOOL:
             hint = "test it first: ... != null and ..." if typ == T.Optional(T.BOOL) else None
-            self.error("type", f"expected true or false here, got {typ}", expr.span, hint)
+            self.error("type-condition", f"expected true or false here, got {typ}", expr.span, hint)
 
     def facts(self, expr, positive: bool) -> frozenset:
         """Paths known not to be null when `expr` is true (positive) or false."""
@@ -535,20 +541,21 @@ class _Checker:
         if subject_type is ERROR:
             return ERROR
         binding = self.bindings.get(id(subject))
-        if binding and binding[0] == "param_group":
+        if isinstance(binding, ParameterGroupRef):
+            group = binding.name
             node = self.param_tree
-            for part in binding[1].split("."):
+            for part in group.split("."):
                 node = node[part]
             if name not in node:
                 close = self.suggest(name, node)
-                return self.error("unknown-name", f"unknown parameter {binding[1]}.{name}", expr.span,
-                                  close.replace("'", f"'{binding[1]}.", 1) if close else
-                                  f"{binding[1]} has: {', '.join(f'{binding[1]}.{k}' for k in node)}")
+                return self.error("unknown-name", f"unknown parameter {group}.{name}", expr.span,
+                                  close.replace("'", f"'{group}.", 1) if close else
+                                  f"{group} has: {', '.join(f'{group}.{k}' for k in node)}")
             entry = node[name]
             if isinstance(entry, dict):
-                self.bindings[id(expr)] = ("param_group", f"{binding[1]}.{name}")
-                return T.Record(f"parameters {binding[1]}.{name}", ())
-            self.bindings[id(expr)] = ("param", entry)
+                self.bindings[id(expr)] = ParameterGroupRef(f"{group}.{name}")
+                return T.Record(f"parameters {group}.{name}", ())
+            self.bindings[id(expr)] = ParameterRef(entry)
             if self.uses:
                 self.uses[-1].add(entry)
             self.used.add("parameter:" + entry)
@@ -560,73 +567,49 @@ class _Checker:
         if subject_type is ERROR:
             return ERROR
         if not isinstance(subject_type, T.Record):
-            return self.error("type", f"{_path(subject) or 'this value'} is {subject_type}; it has no field '{name}'",
-                              expr.span)
+            return self.error("type-field",
+                              f"{_path(subject) or 'this value'} is {subject_type}; it has no field '{name}'", expr.span)
         typ = subject_type.field(name)
         if typ is None:
             fields = [k for k, _ in subject_type.fields]
             return self.error("unknown-field", f"{_path(subject) or subject_type} has no field '{name}'", expr.span,
                               self.suggest(name, fields) or f"its fields: {', '.join(fields)}")
-        self.bindings[id(expr)] = ("field", name)
-        root = self.bindings.get(id(_root(expr)))
-        if path and root and root[0] == "input" and self.uses:
+        self.bindings[id(expr)] = RecordField(name)
+        if path and isinstance(self.bindings.get(id(_root(expr))), InputRef) and self.uses:
             self.uses[-1].add(path)
         if isinstance(typ, T.Optional) and path in scope.narrowed:
             return typ.inner
         return typ
 
+    def apply(self, builtin: Builtin, expr, args, types, span: Span | None = None):
+        """The type a built-in gives for checked arguments (its overload kept for the run), or the mistake."""
+        try:
+            result, overload = typing_of(builtin, types)
+        except Mismatch as mismatch:
+            where = args[mismatch.argument].span if mismatch.argument is not None else (span or expr.span)
+            return self.error(builtin.mistake, mismatch.message, where, mismatch.hint)
+        self.overloads[id(expr)] = overload
+        return result
+
     def check_binary(self, expr, scope):
+        operator = INFIX[expr.op]
         left = self.check(expr.left, scope)
         right = self.check(expr.right, scope)
         if ERROR in (left, right):
             return ERROR
-        left = self.not_null(expr.left, left, scope, f"'{expr.op}'")
-        right = self.not_null(expr.right, right, scope, f"'{expr.op}'")
+        left = self.not_null(expr.left, left, scope, operator.in_words)
+        right = self.not_null(expr.right, right, scope, operator.in_words)
         if ERROR in (left, right):
             return ERROR
-        op = expr.op
-        numeric = T.is_numeric
-        result = None
-        if op in "+-":
-            if numeric(left) and numeric(right):
-                result = T.unify(left, right)
-            elif left == right == T.MONEY:
-                result = T.MONEY
-            elif left == T.DATE and right == T.DURATION:
-                result = T.DATE
-            elif op == "+" and left == T.DURATION and right == T.DATE:
-                result = T.DATE
-            elif left == right == T.DURATION:
-                result = T.DURATION
-            elif op == "-" and left == right == T.DATE:
-                result = T.INT  # days between
-        elif op == "*":
-            if numeric(left) and numeric(right):
-                result = T.INT if left == right == T.INT else (T.PERCENT if left == right == T.PERCENT else T.DECIMAL)
-            elif (left == T.MONEY and numeric(right)) or (numeric(left) and right == T.MONEY):
-                result = T.MONEY
-        elif op == "/":
-            if numeric(left) and numeric(right):
-                result = T.DECIMAL
-            elif left == T.MONEY and numeric(right):
-                result = T.MONEY
-            elif left == right == T.MONEY:
-                result = T.DECIMAL
-        if result is None and op in "+-" and T.PERCENT in (left, right):
-            bare = self.bare_number(expr.right, right, left) or self.bare_number(expr.left, left, right)
-            if bare is not None:
-                return bare
-        if result is None:
-            verb = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide"}[op]
-            hint = None
-            if T.MONEY in (left, right) and T.INT in (left, right) and op in "+-":
-                hint = "write amounts as EUR 100"
-            if T.DATE in (left, right) and T.INT in (left, right):
-                hint = "write a duration such as 10 days"
-            elif T.DATE in (left, right) and op in "+-" and T.DURATION not in (left, right):
-                hint = "a date moves by a duration, such as 10 days, 3 months or 1 year"
-            pair = f"{left} and {right}" if op in "+*" else (f"{right} from {left}" if op == "-" else f"{left} by {right}")
-            return self.error("type", f"cannot {verb} {pair}", expr.span, hint)
+        try:
+            result, overload = typing_of(operator, (left, right))
+        except Mismatch as mismatch:
+            if expr.op in "+-" and T.PERCENT in (left, right):  # 30 % + 5: a unit left out, said as such
+                bare = self.bare_number(expr.right, right, left) or self.bare_number(expr.left, left, right)
+                if bare is not None:
+                    return bare
+            return self.error(operator.mistake, mismatch.message, expr.span, mismatch.hint)
+        self.overloads[id(expr)] = overload
         return result
 
     def check_compare(self, expr, scope):
@@ -639,24 +622,13 @@ class _Checker:
             right = self.check(second, scope, left)
         if ERROR in (left, right):
             return T.BOOL
-        if expr.op in ("==", "!="):
-            if not T.same_kind(left, right):
-                hint = "write amounts as EUR 100" if T.MONEY in (left, right) else (
-                    "write true or false, without quotes" if {left, right} == {T.BOOL, T.STRING} else None)
-                self.error("type", f"cannot compare {left} with {right}", expr.span, hint)
-            elif isinstance(T.strip_optional(left), T.Enum) and isinstance(right, T.Scalar) and right == T.STRING \
-                    and isinstance(second, nodes.Literal):
-                pass  # checked by the literal against its expected enum
-            return T.BOOL
-        left = self.not_null(first, left, scope, f"'{expr.op}'")
-        right = self.not_null(second, right, scope, f"'{expr.op}'")
-        if ERROR in (left, right):
-            return T.BOOL
-        ordered = (T.is_numeric(left) and T.is_numeric(right)) or (left == right and left in (
-            T.MONEY, T.DATE, T.DURATION, T.STRING))
-        if not ordered:
-            hint = "write amounts as EUR 100" if T.MONEY in (left, right) else None
-            self.error("type", f"cannot compare {left} with {right} using '{expr.op}'", expr.span, hint)
+        operator = INFIX[expr.op]
+        if not operator.nullable:
+            left = self.not_null(first, left, scope, operator.in_words)
+            right = self.not_null(second, right, scope, operator.in_words)
+            if ERROR in (left, right):
+                return T.BOOL
+        self.apply(operator, expr, (first, second), (left, right))
         return T.BOOL
 
     def check_member(self, expr, item, container, scope):
@@ -667,72 +639,32 @@ class _Checker:
         container_type = self.check(container, scope, T.List(item_type))
         if container_type is ERROR:
             return T.BOOL
-        element = None
-        if isinstance(container_type, T.Table):
-            element = container_type.key
-        elif isinstance(container_type, T.List):
-            element = container_type.item
-        else:
-            self.error("type", f"'in' needs a list or a table on its right, not {container_type}", container.span)
-            return T.BOOL
-        if not T.same_kind(item_type, element):
-            self.error("type", f"cannot look for {item_type} in a list of {element}", expr.span)
+        self.apply(INFIX["not in" if expr.negated else "in"], expr, (item, container), (item_type, container_type))
         return T.BOOL
 
     def check_call(self, expr, scope, expect):
         name, args = expr.function, expr.args
         if name in AGGREGATES:
             return self.error("syntax", f"{name}(...) needs 'for': {name}(x.amount for x in some_list)", expr.span)
-        if name not in FUNCTIONS:
+        function = FUNCTIONS.get(name)
+        if function is None:
             return self.error("unknown-function", f"unknown function '{name}'", expr.span,
-                              self.suggest(name, FUNCTIONS + AGGREGATES) or f"functions: {', '.join(FUNCTIONS)}")
-        types = [self.check(arg, scope, expect if name in ("min", "max", "coalesce") else None) for arg in args]
+                              self.suggest(name, [*FUNCTIONS, *AGGREGATES]) or f"functions: {', '.join(FUNCTIONS)}")
+        types = [self.check(arg, scope, expect if function.expected else None) for arg in args]
         if ERROR in types:
             return ERROR
-
-        def arity(n):
-            if len(args) != n:
-                self.error("arity", f"{name} takes {n} argument{'s' if n > 1 else ''}, got {len(args)}", expr.span)
-                return False
-            return True
-
-        if name in ("min", "max"):
-            if len(args) < 2:
-                return self.error("arity", f"{name} takes two or more arguments", expr.span)
-            types = [self.not_null(a, t, scope, name) for a, t in zip(args, types)]
+        problem = arity_problem(function, len(args))
+        if problem is not None:
+            return self.error("arity", problem, expr.span)
+        if not function.nullable:
+            types = [self.not_null(a, t, scope, function.in_words) for a, t in zip(args, types)]
             if ERROR in types:
                 return ERROR
-            result = types[0]
-            for arg, typ in zip(args[1:], types[1:]):
-                unified = T.unify(result, typ)
-                if unified is None or unified not in (T.INT, T.DECIMAL, T.PERCENT, T.MONEY, T.DATE, T.DURATION):
-                    return self.error("type", f"{name} cannot compare {result} with {typ}", arg.span,
-                                      "write amounts as EUR 100" if T.MONEY in (result, typ) else None)
-                result = unified
-            return result
-        if name == "coalesce":
-            if not arity(2):
-                return ERROR
-            inner = T.strip_optional(types[0])
-            unified = T.unify(inner, types[1])
-            if unified is None:
-                return self.error("type", f"coalesce: {types[0]} and {types[1]} differ", expr.span)
-            return unified
-        if not arity(2 if name == "starts_with" else 1):
-            return ERROR
-        types = [self.not_null(a, t, scope, name) for a, t in zip(args, types)]
-        if ERROR in types:
-            return ERROR
-        wanted = {"round": (T.MONEY, T.DECIMAL, T.PERCENT), "year": (T.DATE,), "end_of_year": (T.DATE,),
-                  "start_of_year": (T.DATE,), "starts_with": (T.STRING,)}[name]
-        for arg, typ in zip(args, types):
-            if typ not in wanted and not (name == "starts_with" and isinstance(typ, T.Enum)):
-                return self.error("type", f"{name} takes {' or '.join(map(str, wanted))}, not {typ}", arg.span)
-        return {"round": types[0], "year": T.INT, "end_of_year": T.DATE, "start_of_year": T.DATE,
-                "starts_with": T.BOOL}[name]
+        return self.apply(function, expr, args, types)
 
     def check_aggregate(self, expr, scope):
-        if expr.function not in AGGREGATES:
+        aggregate = AGGREGATES.get(expr.function)
+        if aggregate is None:
             return self.error("unknown-function", f"'{expr.function}(... for ...)' is not an aggregate", expr.span,
                               f"aggregates: {', '.join(AGGREGATES)}")
         source = self.check(expr.source, scope)
@@ -742,47 +674,45 @@ class _Checker:
         if isinstance(source, T.Table):
             source = T.List(source.key)
         if not isinstance(source, T.List):
-            return self.error("type", f"{expr.function}(... for {expr.variable} in ...) needs a list, not {source}",
+            return self.error("type-loop",
+                              f"{expr.function}(... for {expr.variable} in ...) needs a list, not {source}",
                               expr.source.span)
         inner = _Scope({**scope.variables, expr.variable: source.item}, scope.narrowed, scope.allow_eligible, scope.context)
         if expr.filter is not None:
             self.want_bool(expr.filter, _Scope(inner.variables, inner.narrowed, inner.allow_eligible, inner.context))
             inner = _Scope(inner.variables, inner.narrowed | self.facts(expr.filter, True), inner.allow_eligible,
                            inner.context)
-        if expr.function in ("any", "all", "count"):
+        if aggregate.takes_conditions:
             self.want_bool(expr.body, inner)
-            return T.INT if expr.function == "count" else T.BOOL
-        body = self.not_null(expr.body, self.check(expr.body, inner), inner, "a sum")
-        if body is ERROR:
-            return ERROR
-        if body not in (T.INT, T.DECIMAL, T.PERCENT, T.MONEY):
-            return self.error("type", f"cannot sum {body}", expr.body.span)
-        return body
+            body = T.BOOL
+        else:
+            body = self.not_null(expr.body, self.check(expr.body, inner), inner, aggregate.in_words)
+            if body is ERROR:
+                return ERROR
+        return self.apply(aggregate, expr, (expr.body,), (body,), expr.body.span)
 
     # -- definitions -------------------------------------------------------
-    def _meta(self, parsed: ParsedItem):
-        data = parsed.item.data if isinstance(parsed.item.data, PosDict) else {}
-        return str(data.get("source", "")), dict(data.get("label") or {}), data.get("assumption")
+    def _meta(self, parsed: ParsedDefinition):
+        return parsed.source, parsed.label, parsed.assumption
 
-    def check_templates(self, parsed: ParsedItem, scope: _Scope):
+    def check_templates(self, parsed: ParsedDefinition, scope: _Scope):
         for template in parsed.messages.values():
             for part in template.parts:
                 if not isinstance(part, str):
                     typ = self.check(part, scope)
                     if isinstance(typ, T.Table) or (isinstance(typ, T.Record)):
-                        self.error("type", f"a message can show values, not {typ}", part.span)
+                        self.error("type-message", f"a message can show values, not {typ}", part.span)
 
     def check_rule(self, name: str):
         parsed = self.parsed.rules[name]
         if parsed.expr is None:
             self.rule_types[name] = ERROR
             return
-        data = parsed.item.data
         declared = None
-        if isinstance(data, PosDict) and data.get("type"):
-            declared = T.parse_type(str(data["type"]))
+        if parsed.declared_type is not None:
+            declared = T.parse_type(parsed.declared_type)
             if declared is None:
-                self.error("type", f"rule {name}: unknown type '{data['type']}'", data.value_locs["type"].span,
+                self.error("type", f"rule {name}: unknown type '{parsed.declared_type}'", parsed.type_span,
                            "types: bool, int, decimal, money, percent, date, duration, string, enum(a, b), "
                            "list of T, T or null")
         self.visiting.append(name)
@@ -795,18 +725,20 @@ class _Checker:
             if self.bare_number(parsed.expr, typ, declared) is not None:
                 pass
             elif T.unify(declared, typ) != declared:
-                self.error("type", f"rule {name} is declared {declared} but its value is {typ}", parsed.expr.span)
+                self.error("type-declared", f"rule {name} is declared {declared} but its value is {typ}",
+                           parsed.expr.span)
             typ = declared
         self.rule_types[name] = typ
         if ELIGIBLE in uses:
             self.eligible_users.add(name)
         source, label, assumption = self._meta(parsed)
-        self.rule_defs[name] = Definition(name, "rule", parsed.expr, typ, parsed.item.span, source, label, {},
-                                          parsed.item.changed_in, parsed.text.text if parsed.text else "",
-                                          _leaves(uses), ELIGIBLE in uses, assumption=assumption)
+        self.rule_defs[name] = Definition(name, "rule", parsed.expr, typ, parsed.span, source, label, {},
+                                          parsed.changed_in, parsed.text, _leaves(uses), ELIGIBLE in uses,
+                                          assumption=assumption)
 
-    def check_definition(self, kind: str, parsed: ParsedItem, allow_eligible: bool, want_bool: bool) -> Definition | None:
-        name = parsed.item.name
+    def check_definition(self, kind: str, parsed: ParsedDefinition, allow_eligible: bool,
+                         want_bool: bool) -> Definition | None:
+        name = parsed.name
         if parsed.expr is None:
             return None
         self.uses.append(set())
@@ -824,11 +756,9 @@ class _Checker:
             self.error("cycle", f"{kind.replace('_', ' ')} {name} uses {', '.join(users) or 'eligible'}, which "
                        "depends on whether the case is eligible: a circle", parsed.expr.span)
         source, label, assumption = self._meta(parsed)
-        data = parsed.item.data if isinstance(parsed.item.data, PosDict) else {}
-        return Definition(name, kind, parsed.expr, typ, parsed.item.span, source, label, parsed.messages,
-                          parsed.item.changed_in, parsed.text.text if parsed.text else "",
-                          _leaves(uses), ELIGIBLE in uses,
-                          path=str(data["path"]) if "path" in data else None, assumption=assumption)
+        return Definition(name, kind, parsed.expr, typ, parsed.span, source, label, parsed.messages,
+                          parsed.changed_in, parsed.text, _leaves(uses), ELIGIBLE in uses,
+                          path=parsed.path, assumption=assumption)
 
     def run(self) -> CheckedRuleSet | None:
         source = self.parsed.source
@@ -836,7 +766,7 @@ class _Checker:
         self.check_tables()
         for clash in set(self.param_tree) & (set(self.tables) | set(self.parsed.rules) | {k for k, _ in self.case.type.fields}):
             self.error("name-clash", f"'{clash}' names both a parameter group and another thing; rename one",
-                       self.parsed.parameters[next(n for n in self.parameters if n.split(".")[0] == clash)].item.span)
+                       self.parsed.parameters[next(n for n in self.parameters if n.split(".")[0] == clash)].span)
         for clash in set(self.tables) & (set(self.parsed.rules) | {k for k, _ in self.case.type.fields}):
             self.error("name-clash", f"'{clash}' names both a table and a rule or case field; rename one",
                        source.tables[clash].span)
@@ -859,7 +789,7 @@ class _Checker:
         return CheckedRuleSet(source, self.case, self.parameters, self.tables, dict(self.rule_defs),
                               {k: v for k, v in conditions.items() if v}, {k: v for k, v in notes.items() if v},
                               {k: v for k, v in checks.items() if v}, {k: v for k, v in outputs.items() if v},
-                              self.types, self.bindings, tuple(warnings))
+                              self.types, self.bindings, tuple(warnings), self.overloads)
 
     def unused(self) -> list[Diagnostic]:
         found = []
@@ -874,7 +804,7 @@ class _Checker:
         for name in self.parsed.rules:
             if "rule:" + name not in self.used:
                 found.append(Diagnostic("unused-rule", f"rule {name} is not used by any condition, note, output or rule",
-                                        self.parsed.rules[name].item.span, severity="warning"))
+                                        self.parsed.rules[name].span, severity="warning"))
         return found
 
 

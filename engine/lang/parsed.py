@@ -9,15 +9,23 @@ Tables are data: a cell of a `string` column is its text; any other cell is
 read as one literal (`parse_constant`), through the grammar only when it is
 something else (a list, a negative number). A row is read once, however many
 versions keep it.
+
+This is the last stage that opens the YAML a rule file was loaded into: each
+definition comes out typed and frozen (`ParsedParameter`, `ParsedTable`,
+`ParsedDefinition`), its wording, declared type, key and columns read here,
+with the places they were written, so that no later stage reads a mapping.
 """
 from __future__ import annotations
 
 import re
 import weakref
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from ..core import nodes
 from ..core.diagnostics import Diagnostic
+from ..core.kinds import BY_ID, EXPRESSION_KINDS, Kind
+from ..core.span import Span
 from ..source.load import PosDict, building
 from .parse import parse_constant, parse_expression
 from ..source.source import Item, Row, RuleSource, Text, text_at
@@ -33,24 +41,85 @@ class Template:
     text: str
 
 
-@dataclass(frozen=True)
-class ParsedItem:
-    item: Item
-    expr: nodes.Expr | None
-    text: Text | None
-    messages: dict[str, Template]
+@dataclass(frozen=True, slots=True)
+class ParsedParameter:
+    """A parameter as written: its constant read, its wording, where it was written, the version that set it."""
+
+    name: str
+    kind: Kind
+    expr: nodes.Expr | None  # the constant (None when it cannot be read)
+    text: str  # the value as written
+    source: str
+    label: dict  # language -> text
+    assumption: str | None
+    span: Span  # of its name
+    value_span: Span | None  # of its value as written
+    changed_in: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDefinition:
+    """A rule, condition, note, input check or output as written: its expression parsed, its messages
+    (conditions, notes and input checks), declared type (rules) or path (input checks), its wording."""
+
+    name: str
+    kind: Kind
+    expr: nodes.Expr | None  # None when the expression does not parse
+    text: str  # the expression as written
+    source: str
+    label: dict  # language -> text
+    assumption: str | None
+    messages: dict[str, Template]  # language -> template
+    span: Span  # of its name
+    value_span: Span | None  # of its value as written
+    changed_in: str
+    declared_type: str | None = None  # a rule's `type:` as written
+    type_span: Span | None = None
+    path: str | None = None  # an input check's case field, as reported
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column of a table: its name and its type as written (the checker reads the type)."""
+
+    name: str
+    declared: str
+    span: Span  # of the type as written
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedTable:
+    """A table as written: what keys it, its columns, its rows read (shared by the versions that keep them)."""
+
+    name: str
+    kind: Kind
+    source: str
+    label: dict
+    assumption: str | None
+    description: str | None
+    sample: str | None
+    key: str | None  # the case field whose values are its keys
+    key_span: Span | None
+    key_prefix: bool
+    columns: tuple[Column, ...]
+    rows: ParsedRows
+    span: Span  # of its name
+    value_span: Span | None
+    changed_in: str
 
 
 @dataclass(frozen=True)
 class ParsedRuleSet:
-    source: RuleSource
-    parameters: dict[str, ParsedItem]
-    tables: dict[str, ParsedTable]  # table -> row key -> its cells
-    rules: dict[str, ParsedItem]
-    conditions: dict[str, ParsedItem]
-    notes: dict[str, ParsedItem]
-    input_checks: dict[str, ParsedItem]
-    outputs: dict[str, ParsedItem]
+    """A version parsed: its definitions by kind (the sections of `core/kinds.py`), each by name."""
+
+    source: RuleSource  # the version's header (ruleset, dates, summary, source) for the stages after
+    parameters: dict[str, ParsedParameter]
+    tables: dict[str, ParsedTable]
+    rules: dict[str, ParsedDefinition]
+    conditions: dict[str, ParsedDefinition]
+    notes: dict[str, ParsedDefinition]
+    input_checks: dict[str, ParsedDefinition]
+    outputs: dict[str, ParsedDefinition]
 
 
 def _expression(text: Text, problems: list[Diagnostic]) -> nodes.Expr | None:
@@ -101,30 +170,34 @@ def _constant(data, key, file_text: str, problems) -> nodes.Expr | None:
 
 
 class ParsedRow:
-    """A table row read: column -> literal (None when the cell cannot be read). One per row as written,
-    shared by every version that keeps the row, so later stages may keep what they work out from it."""
+    """A table row read: column -> literal (None when the cell cannot be read), with where the row and each
+    of its columns were written and the version that wrote it. One per row as written, shared by every
+    version that keeps the row, so later stages may keep what they work out from it."""
 
-    __slots__ = ("cells", "problems", "checked")
+    __slots__ = ("key", "span", "changed_in", "cells", "column_spans", "problems", "checked")
 
-    def __init__(self, cells: dict, problems: tuple):
+    def __init__(self, key: str, span: Span, changed_in: str, cells: dict, column_spans, problems: tuple):
+        self.key, self.span, self.changed_in = key, span, changed_in
         self.cells: dict[str, nodes.Expr | None] = cells
+        self.column_spans = column_spans  # column -> the Span of its name in the row, made when asked
         self.problems: tuple[Diagnostic, ...] = problems
         self.checked: dict = {}  # the checker's values and problems, by the column types
 
 
-class ParsedTable(dict):
-    """row key -> ParsedRow: one table of a version, shared by the versions that keep its rows as they are
-    (a version that changes no row of a table holds the very same rows)."""
+class ParsedRows(dict):
+    """row key -> ParsedRow: the rows of one table of a version, shared by the versions that keep its rows
+    as they are (a version that changes no row of a table holds the very same rows)."""
 
-    def __init__(self, rows: dict):
+    def __init__(self, written: dict):
         super().__init__()
-        self.rows = rows  # the rows read, kept so that the memo below is never fooled by a reused id
+        self.written = written  # the rows as written, kept so that the memo below is never fooled by a reused id
         self.problems: tuple[Diagnostic, ...] = ()
         self.checked: dict = {}  # the checker's result for the table, by what it depends on
 
 
-# (id of the rows, the table's columns) -> the table read: kept while a version holds it
-_READ_TABLES: "weakref.WeakValueDictionary[tuple, ParsedTable]" = weakref.WeakValueDictionary()
+# (id of the rows, the table's columns) -> the rows read: kept while a version holds them
+_READ_TABLES: "weakref.WeakValueDictionary[tuple, ParsedRows]" = weakref.WeakValueDictionary()
+_NO_SPANS = MappingProxyType({})
 
 
 def _parsed_row(row: Row, columns, signature: str, file_text: str, problems: list[Diagnostic]) -> ParsedRow:
@@ -135,7 +208,9 @@ def _parsed_row(row: Row, columns, signature: str, file_text: str, problems: lis
     found: list[Diagnostic] = []
     cells: dict[str, nodes.Expr | None] = {}
     data = row.data
+    column_spans = _NO_SPANS
     if isinstance(data, PosDict):
+        column_spans = data.key_spans
         text = row.file_text or file_text
         for column, value in data.items():
             if columns.get(column, "string") == "string":
@@ -143,7 +218,7 @@ def _parsed_row(row: Row, columns, signature: str, file_text: str, problems: lis
                                               data.value_locs[column].span)
             else:
                 cells[column] = _constant(data, column, text, found)
-    parsed = row.memo[signature] = ParsedRow(cells, tuple(found))
+    parsed = row.memo[signature] = ParsedRow(row.key, row.span, row.changed_in, cells, column_spans, tuple(found))
     problems += found
     return parsed
 
@@ -157,13 +232,67 @@ def _messages(data: PosDict, item: Item, problems) -> dict[str, Template]:
     return {}
 
 
-def _parsed(item: Item, key: str, problems) -> ParsedItem:
+def _wording(data) -> tuple[str, dict, str | None]:
+    """The legal source, the label and the assumption written in a definition's mapping."""
+    if not isinstance(data, PosDict):
+        return "", {}, None
+    return str(data.get("source", "")), dict(data.get("label") or {}), data.get("assumption")
+
+
+def _value_span(item: Item) -> Span | None:
+    return item.loc.span if item.loc is not None else None
+
+
+def _parameter(item: Item, problems) -> ParsedParameter:
     data = item.data
     if isinstance(data, PosDict):
-        text = text_at(data, key, item.file_text)
-        return ParsedItem(item, _expression(text, problems), text, _messages(data, item, problems))
-    text = Text("" if data is None else str(data), item.loc, item.file_text)
-    return ParsedItem(item, _expression(text, problems), text, {})
+        expr, text = _constant(data, "value", item.file_text, problems), str(data.get("value"))
+    else:
+        expr, text = None, ""
+    source, label, assumption = _wording(data)
+    return ParsedParameter(item.name, BY_ID["parameter"], expr, text, source, label, assumption, item.span,
+                           _value_span(item), item.changed_in)
+
+
+def _definition(item: Item, kind: Kind, problems) -> ParsedDefinition:
+    data = item.data
+    source, label, assumption = _wording(data)
+    if not isinstance(data, PosDict):
+        text = Text("" if data is None else str(data), item.loc, item.file_text)
+        return ParsedDefinition(item.name, kind, _expression(text, problems), text.text, source, label, assumption,
+                                {}, item.span, _value_span(item), item.changed_in)
+    text = text_at(data, kind.expression_key, item.file_text)
+    expr = _expression(text, problems)
+    messages = _messages(data, item, problems)
+    declared = type_span = path = None
+    if kind.id == "rule" and data.get("type"):
+        declared, type_span = str(data["type"]), data.value_locs["type"].span
+    if kind.id == "input_check" and "path" in data:
+        path = str(data["path"])
+    return ParsedDefinition(item.name, kind, expr, text.text, source, label, assumption, messages, item.span,
+                            _value_span(item), item.changed_in, declared, type_span, path)
+
+
+def _table(item: Item, rows: dict[str, Row], problems) -> ParsedTable:
+    data = item.data if isinstance(item.data, PosDict) else PosDict()
+    written = data.get("columns") or {}
+    column_spans = written.value_locs if isinstance(written, PosDict) else {}
+    columns = tuple(Column(name, str(declared), column_spans[name].span) for name, declared in written.items())
+    signature = repr((tuple((str(c.name), c.declared) for c in columns), hash(item.file_text)))
+    declared = {c.name: c.declared for c in columns}
+    parsed = _READ_TABLES.get((id(rows), signature))
+    if parsed is None or parsed.written is not rows:
+        parsed, found = ParsedRows(rows), []
+        for key, row in rows.items():
+            parsed[key] = _parsed_row(row, declared, signature, item.file_text, found)
+        parsed.problems = tuple(found)
+        _READ_TABLES[(id(rows), signature)] = parsed
+    problems += parsed.problems
+    source, label, assumption = _wording(data)
+    key = str(data["key"]) if data.get("key") else None
+    return ParsedTable(item.name, BY_ID["table"], source, label, assumption, data.get("description"),
+                       data.get("sample"), key, data.value_locs["key"].span if key is not None else None,
+                       bool(data.get("key_prefix")), columns, parsed, item.span, _value_span(item), item.changed_in)
 
 
 def parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
@@ -174,30 +303,9 @@ def parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
 
 def _parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
     problems: list[Diagnostic] = []
-    parameters = {}
-    for name, item in source.parameters.items():
-        expr = _constant(item.data, "value", item.file_text, problems) if isinstance(item.data, PosDict) else None
-        parameters[name] = ParsedItem(item, expr, None, {})
-    tables: dict[str, ParsedTable] = {}
-    for name, table in source.tables.items():
-        columns = table.data.get("columns") or {}
-        signature = repr((tuple((str(k), str(v)) for k, v in columns.items()), hash(table.file_text)))
-        rows = source.table_rows.get(name, {})
-        parsed = _READ_TABLES.get((id(rows), signature))
-        if parsed is None or parsed.rows is not rows:
-            parsed, found = ParsedTable(rows), []
-            for key, row in rows.items():
-                parsed[key] = _parsed_row(row, columns, signature, table.file_text, found)
-            parsed.problems = tuple(found)
-            _READ_TABLES[(id(rows), signature)] = parsed
-        problems += parsed.problems
-        tables[name] = parsed
-    parsed = ParsedRuleSet(
-        source=source, parameters=parameters, tables=tables,
-        rules={n: _parsed(i, "value", problems) for n, i in source.rules.items()},
-        conditions={n: _parsed(i, "fails_when", problems) for n, i in source.conditions.items()},
-        notes={n: _parsed(i, "when", problems) for n, i in source.notes.items()},
-        input_checks={n: _parsed(i, "fails_when", problems) for n, i in source.input_checks.items()},
-        outputs={n: _parsed(i, "value", problems) for n, i in source.outputs.items()},
-    )
-    return parsed, problems
+    parameters = {name: _parameter(item, problems) for name, item in source.parameters.items()}
+    tables = {name: _table(item, source.table_rows.get(name, {}), problems) for name, item in source.tables.items()}
+    definitions = {kind.section: {name: _definition(item, kind, problems)
+                                  for name, item in getattr(source, kind.section).items()}
+                   for kind in EXPRESSION_KINDS}
+    return ParsedRuleSet(source=source, parameters=parameters, tables=tables, **definitions), problems

@@ -11,6 +11,7 @@ import json
 from decimal import Decimal
 
 from ..core import nodes
+from ..core.kinds import EXPRESSION_KINDS, KINDS, SHOWN
 from .check import CheckedRuleSet, Definition
 from ..core.values import Duration
 
@@ -194,16 +195,17 @@ def canonical(checked: CheckedRuleSet, with_provenance: bool = False) -> dict:
         entry["rows"] = _printed_rows(t.rows)
         tables[name] = entry
     out["tables"] = tables
-    for section, key in (("rules", "value"), ("input_checks", "fails_when"), ("conditions", "fails_when"),
-                         ("notes", "when"), ("outputs", "value")):
-        defs = getattr(checked, section)
-        out[section] = {}
-        for name, d in defs.items():
-            entry = _definition(d, key)
+    for kind in _SHOWN_DEFINITIONS:
+        out[kind.section] = {}
+        for name, d in getattr(checked, kind.section).items():
+            entry = _definition(d, kind.expression_key)
             if with_provenance:
                 entry["changed_in"] = d.changed_in
-            out[section][name] = entry
+            out[kind.section][name] = entry
     return out
+
+
+_SHOWN_DEFINITIONS = tuple(kind for kind in SHOWN if kind in EXPRESSION_KINDS)  # rules, input checks, ...
 
 
 def content_hash(checked: CheckedRuleSet) -> str:
@@ -213,6 +215,6 @@ def content_hash(checked: CheckedRuleSet) -> str:
     out in the order of their conditions and notes, fields in the order of outputs.
     """
     data = canonical(checked)
-    data["order"] = {section: list(getattr(checked, section)) for section in ("conditions", "notes", "outputs")}
+    data["order"] = {kind.section: list(getattr(checked, kind.section)) for kind in KINDS if kind.ordered}
     text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -10,12 +10,11 @@ sources come from the rule files.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 
 from ..core import typesys as T
 from ..lang.check import CheckedRuleSet
 from ..run.evaluate import Decision, TraceStep
-from ..core.values import format_money, format_percent
+from ..core.values import format_for_people
 
 WORDS = {
     "en": {
@@ -72,17 +71,8 @@ class _Renderer:
     def value(self, value, typ: str) -> str:
         """A trace value (decimal strings, bools, dates, durations) as a person reads it."""
         w = self.words
-        if value is None:
-            return w["null"]
-        if isinstance(value, bool):
-            return w["true" if value else "false"]
-        try:
-            if typ.startswith("money"):
-                return f"EUR {format_money(Decimal(str(value)))}"
-            if typ.startswith("percent"):
-                return format_percent(Decimal(str(value)))
-        except InvalidOperation:
-            return str(value)
+        if value is None or isinstance(value, bool) or typ.startswith(("money", "percent")):
+            return format_for_people(value, typ, w)
 
         def unit(match):
             amount = int(match.group(1))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..core.diagnostics import CaseError, Diagnostic
+from ..core.diagnostics import Diagnostic
 from ..source.load import read_text_inside
 
 
@@ -41,10 +41,6 @@ def render_diagnostics(diagnostics, *, excerpts: bool = True) -> str:
                 out.append(f"    {text}")
                 out.append(f"    {_carets(d, text)}")
     return "\n".join(out)
-
-
-def render_case_error(error: CaseError) -> str:
-    return str(error)
 
 
 def _count(number: int, word: str) -> str:

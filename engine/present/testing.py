@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import bisect
 import copy
-import difflib
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -31,6 +30,7 @@ from ..source.load import MAX_YAML_DEPTH, PosDict, PosList, RuleFile, check_shap
 from ..pipeline import RuleBook
 from ..source.source import RuleSource
 from ..core.span import Span, format_json_path
+from ..core.suggest import did_you_mean
 from ..source.versions import bundled_schemas_dir, shown_path
 
 TESTS_SCHEMA = "tests.schema.json"
@@ -231,11 +231,6 @@ def _problem_span(test: TestCase, path: tuple, unknown: bool = False) -> Span:
     return test.spans["case"]
 
 
-def _close(name: str, known) -> str | None:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return f"did you mean '{close[0]}'?" if close else None
-
-
 def check_tests(sources: list[RuleSource], tests: list[TestCase]) -> list[Diagnostic]:
     """Each test against the version it runs under: its case fits the case schema, its expectations exist."""
     book = RuleBook(Path("."), sources)
@@ -263,10 +258,10 @@ def check_tests(sources: list[RuleSource], tests: list[TestCase]) -> list[Diagno
             at = test.spans.get(f"expect:{key}", test.span)
             if key not in fields:
                 found.append(Diagnostic("test-expect", f"test '{test.name}' expects '{key}', which the decisions "
-                                        f"of version {source.version} do not have", at, _close(key, fields)))
+                                        f"of version {source.version} do not have", at, did_you_mean(key, fields)))
             elif key == "version" and str(expected) not in versions:
                 found.append(Diagnostic("test-expect", f"test '{test.name}' expects version '{expected}', "
-                                        "which does not exist", at, _close(str(expected), versions)))
+                                        "which does not exist", at, did_you_mean(str(expected), versions)))
             elif key in ("reasons", "notes"):
                 known = source.conditions if key == "reasons" else source.notes
                 what = "condition" if key == "reasons" else "note"
@@ -274,7 +269,8 @@ def check_tests(sources: list[RuleSource], tests: list[TestCase]) -> list[Diagno
                     if str(code) not in known:
                         found.append(Diagnostic("test-expect", f"test '{test.name}' expects the {what} '{code}', "
                                                 f"which version {source.version} does not have",
-                                                test.spans.get(f"expect:{key}:{code}", at), _close(str(code), known)))
+                                                test.spans.get(f"expect:{key}:{code}", at),
+                                                did_you_mean(str(code), known)))
     return found
 
 

@@ -4,22 +4,25 @@ The checked rules are translated once into the source of a plain Python
 function, in the evaluation order the checker proved, and compiled with
 `compile()`. Only our own typed tree is translated: names are mangled,
 constants are passed in a namespace, never spliced as text, so a rule file
-cannot reach Python objects. Evaluating a case then costs about what a
-hand-written function costs, and never re-parses anything.
+cannot reach Python objects; each operator, function and aggregate becomes
+the code template (or a call of the implementation) of the overload the
+checker chose in the table of built-ins. Evaluating a case then costs about
+what a hand-written function costs, and never re-parses anything.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Callable
 
 from ..core import nodes
 from ..core import typesys as T
+from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, ParameterRef, RuleRef, TableRef
+from ..lang.builtins import CODE_NAMES, FUNCTIONS, KeyPrefixes
 from ..lang.check import CheckedRuleSet, Definition
 from .usage import branch_key
-from ..core.values import ZERO, Duration, add_duration, end_of_year, round_cents, sub_duration
+from ..core.values import Duration
 
 ELIGIBLE_SLOT = "eligible"
 
@@ -34,20 +37,11 @@ class CompiledRuleSet:
     slot_index: dict[str, int] = field(repr=False)
     failed_input_checks: Callable[[dict], tuple] = field(repr=False)
     messages: dict[tuple[str, str, str], Callable] = field(repr=False)  # (kind, code, lang) -> fn(case, values)
-    line_owner: dict[int, str] = field(repr=False)
-    python_source: str = field(repr=False)
+    line_owner: dict[int, str] = field(repr=False)  # line of the decision function -> "rule x", "condition y", ...
     condition_slots: tuple = ()  # (code, position in decide()'s result, source), in the ruleset's order
     note_slots: tuple = ()
     output_slots: tuple = ()  # (field, position, type)
     decide_traced: Callable[[dict, dict], tuple] = field(default=None, repr=False)  # also records branches taken
-
-
-def _coalesce(value, default):
-    return default if value is None else value
-
-
-def _days_between(later: date, earlier: date) -> int:
-    return (later - earlier).days
 
 
 def _seen(taken: dict, key: int, value):
@@ -62,21 +56,13 @@ def _seen_null(taken: dict, key: int, value):
     return value
 
 
-def _add_durations(a: Duration, b: Duration) -> Duration:
-    return Duration(a.years + b.years, a.months + b.months, a.days + b.days)
-
-
 class _Generator:
     def __init__(self, checked: CheckedRuleSet):
         self.checked = checked
-        self.traced = False  # when set, `if`, `and`, `or`, `coalesce` record how they went in `taken`
-        self.namespace: dict[str, object] = {
-            "Decimal": Decimal, "ZERO": ZERO, "add_duration": add_duration, "sub_duration": sub_duration,
-            "round_cents": round_cents, "end_of_year": end_of_year, "date": date, "coalesce": _coalesce,
-            "days_between": _days_between, "add_durations": _add_durations, "_seen": _seen,
-            "_seen_null": _seen_null,
-        }
+        self.traced = False  # when set, `if`, `and`, `or` and fallbacks (coalesce) record how they went in `taken`
+        self.namespace: dict[str, object] = {**CODE_NAMES, "_seen": _seen, "_seen_null": _seen_null}
         self.constants: dict[tuple, str] = {}
+        self.helpers: dict[Callable, str] = {}  # a built-in's implementation -> its name in the namespace
         self.rule_slot = {name: f"r_{i}" for i, name in enumerate(checked.rules)}
         # each field of the case record -> (its local, the constant holding its name): no case name reaches source
         self.inputs = {name: (f"i_{i}", f"I_{i}") for i, name in enumerate(_roots(checked))}
@@ -98,7 +84,7 @@ class _Generator:
         if form == "keys":
             value = frozenset(table.rows)
         elif form == "prefixes":
-            value = tuple(table.rows)
+            value = KeyPrefixes(table.rows)
         elif form == "list":
             value = tuple(table.rows)
         else:
@@ -113,8 +99,8 @@ class _Generator:
             value = expr.value
         else:
             binding = self.checked.bindings.get(id(expr))
-            if binding and binding[0] == "param":
-                value = self.checked.parameters[binding[1]].value
+            if isinstance(binding, ParameterRef):
+                value = self.checked.parameters[binding.name].value
         if isinstance(value, Duration) and not value.years and not value.months:
             return value.days
         return None
@@ -126,108 +112,84 @@ class _Generator:
     def type_of(self, expr):
         return T.strip_optional(self.checked.types.get(id(expr)))
 
-    def gen(self, expr) -> str:
+    def helper(self, fn: Callable) -> str:
+        """The name under which the namespace holds a built-in's implementation."""
+        if fn not in self.helpers:
+            self.helpers[fn] = f"B_{len(self.helpers)}"
+            self.namespace[self.helpers[fn]] = fn
+        return self.helpers[fn]
+
+    def applied(self, expr, parts, **named) -> str:
+        """A built-in applied to its arguments' code: its overload's template, or a call of its implementation."""
+        overload = self.checked.overloads[id(expr)]
+        code = overload.template or "{fn}({args})"
+        fn = self.helper(overload.run) if "{fn}" in code else ""
+        return code.format(*parts, args=", ".join(parts), fn=fn, **named)
+
+    def container(self, expr) -> str:
+        """What `in` looks into: a table's keys as a set (or as prefixes), else the list itself."""
         binding = self.checked.bindings.get(id(expr))
+        if isinstance(binding, TableRef):
+            return self.table(binding.name, "prefixes" if self.checked.tables[binding.name].key_prefix else "keys")
+        return self.gen(expr)
+
+    def name(self, expr: nodes.Name) -> str:
+        match self.checked.bindings[id(expr)]:
+            case InputRef(path=path):
+                return self.inputs[path][0]
+            case ParameterRef(name=name):
+                return self.constant(self.checked.parameters[name].value)
+            case TableRef(name=name):
+                return self.table(name, "list")
+            case RuleRef(name=name):
+                return self.rule_slot[name]
+            case LoopVariable(name=name):
+                return f"v_{name}"
+            case EnumValue(name=name):
+                return repr(name)
+            case EligibleRef():
+                return "eligible"
+        raise AssertionError(self.checked.bindings[id(expr)])  # pragma: no cover
+
+    def gen(self, expr) -> str:
         match expr:
             case nodes.Literal(value=value):
                 return self.constant(value)
-            case nodes.Name(name=name):
-                kind = binding[0]
-                if kind == "input":
-                    return self.inputs[name][0]
-                if kind == "param":
-                    return self.constant(self.checked.parameters[binding[1]].value)
-                if kind == "table":
-                    return self.table(name, "list")
-                if kind == "rule":
-                    return self.rule_slot[name]
-                if kind == "var":
-                    return f"v_{name}"
-                if kind == "enum":
-                    return repr(name)
-                if kind == "eligible":
-                    return "eligible"
-                raise AssertionError(binding)  # pragma: no cover
+            case nodes.Name():
+                return self.name(expr)
             case nodes.Field(subject=subject, name=name):
-                if binding and binding[0] == "param":
-                    return self.constant(self.checked.parameters[binding[1]].value)
+                binding = self.checked.bindings.get(id(expr))
+                if isinstance(binding, ParameterRef):
+                    return self.constant(self.checked.parameters[binding.name].value)
                 return f"{self.gen(subject)}[{name!r}]"
             case nodes.Index(subject=subject, key=key):
-                table_name = self.checked.bindings[id(subject)][1]
-                return f"{self.table(table_name, 'rows')}[{self.gen(key)}]"
-            case nodes.Negate(operand=operand):
-                return f"(-{self.gen(operand)})"
+                return f"{self.table(self.checked.bindings[id(subject)].name, 'rows')}[{self.gen(key)}]"
+            case nodes.Negate(operand=operand) | nodes.Not(operand=operand):
+                return self.applied(expr, (self.gen(operand),))
             case nodes.Binary(op=op, left=left, right=right):
-                a, b = self.gen(left), self.gen(right)
-                lt, rt = self.type_of(left), self.type_of(right)
-                if lt == T.DATE and rt == T.DURATION:
+                if self.type_of(left) == T.DATE and self.type_of(right) == T.DURATION:
                     days = self.constant_days(right)
-                    if days is not None:
-                        return f"({a} {op} {self.constant(timedelta(days=days))})"
-                    return f"{'add_duration' if op == '+' else 'sub_duration'}({a}, {b})"
-                if lt == T.DURATION and rt == T.DATE:
-                    return f"add_duration({b}, {a})"
-                if lt == T.DATE and rt == T.DATE:
-                    return f"days_between({a}, {b})"
-                if lt == T.DURATION and rt == T.DURATION:
-                    return f"add_durations({a}, {b})" if op == "+" else f"add_durations({a}, -{b})"
-                if op == "/" and lt == T.INT:
-                    return f"(Decimal({a}) / {b})"
-                return f"({a} {op} {b})"
-            case nodes.Compare(op=op, left=left, right=right):
-                if isinstance(right, nodes.Literal) and right.kind == "null":
-                    return f"({self.gen(left)} {'is' if op == '==' else 'is not'} None)"
-                return f"({self.gen(left)} {op} {self.gen(right)})"
-            case nodes.Member(item=item, container=container, negated=negated):
-                cbinding = self.checked.bindings.get(id(container))
-                if cbinding and cbinding[0] == "table":
-                    table = self.checked.tables[cbinding[1]]
-                    if table.key_prefix:
-                        test = f"_starts({self.gen(item)}, {self.table(cbinding[1], 'prefixes')})"
-                        self.namespace["_starts"] = lambda value, prefixes: value is not None and value.startswith(prefixes)
-                    else:
-                        test = f"({self.gen(item)} in {self.table(cbinding[1], 'keys')})"
-                else:
-                    test = f"({self.gen(item)} in {self.gen(container)})"
-                return f"(not {test})" if negated else test
-            case nodes.And(left=left, right=right):
-                return f"({self.recorded(expr, self.gen(left))} and {self.gen(right)})"
-            case nodes.Or(left=left, right=right):
-                return f"({self.recorded(expr, self.gen(left))} or {self.gen(right)})"
-            case nodes.Not(operand=operand):
-                return f"(not {self.gen(operand)})"
+                    if days is not None:  # date + 10 days: a timedelta, cheaper than moving by years and months
+                        return f"({self.gen(left)} {op} {self.constant(timedelta(days=days))})"
+                return self.applied(expr, (self.gen(left), self.gen(right)))
+            case nodes.Compare(left=left, right=right):
+                return self.applied(expr, (self.gen(left), self.gen(right)))
+            case nodes.Member(item=item, container=container):
+                return self.applied(expr, (self.gen(item), self.container(container)))
+            case nodes.And(left=left, right=right) | nodes.Or(left=left, right=right):
+                return self.applied(expr, (self.recorded(expr, self.gen(left)), self.gen(right)))
             case nodes.If(condition=condition, then=then, otherwise=otherwise):
                 return f"({self.gen(then)} if {self.recorded(expr, self.gen(condition))} else {self.gen(otherwise)})"
             case nodes.Call(function=function, args=args):
                 parts = [self.gen(arg) for arg in args]
-                if function in ("min", "max"):
-                    return f"{function}({', '.join(parts)})"
-                if function == "round":
-                    return f"round_cents({parts[0]})"
-                if function == "year":
-                    return f"{parts[0]}.year"
-                if function == "end_of_year":
-                    return f"end_of_year({parts[0]})"
-                if function == "start_of_year":
-                    return f"date({parts[0]}.year, 1, 1)"
-                if function == "starts_with":
-                    return f"{parts[0]}.startswith({parts[1]})"
-                if function == "coalesce":
-                    first = f"_seen_null(taken, {branch_key(expr)}, {parts[0]})" if self.traced else parts[0]
-                    return f"coalesce({first}, {parts[1]})"
-                raise AssertionError(function)  # pragma: no cover
-            case nodes.Aggregate(function=function, body=body, variable=variable, source=source, filter=condition):
-                src = self.gen(source)
-                loop = f"for v_{variable} in {src}"
+                if self.traced and FUNCTIONS[function].fallback:  # record whether the default was needed
+                    parts[0] = f"_seen_null(taken, {branch_key(expr)}, {parts[0]})"
+                return self.applied(expr, parts)
+            case nodes.Aggregate(body=body, variable=variable, source=source, filter=condition):
+                loop = f"for v_{variable} in {self.gen(source)}"
                 if condition is not None:
                     loop += f" if {self.gen(condition)}"
-                if function == "sum":
-                    start = "0" if self.type_of(expr) == T.INT else "ZERO"
-                    return f"sum(({self.gen(body)} {loop}), {start})"
-                if function == "count":
-                    return f"sum(1 {loop} if {self.gen(body)})" if condition is None else \
-                        f"sum(1 {loop} and {self.gen(body)})"
-                return f"{function}({self.gen(body)} {loop})"
+                return self.applied(expr, (), body=self.gen(body), loop=loop)
             case nodes.ListOf(items=items):
                 return "(" + "".join(self.gen(i) + ", " for i in items) + ")"
         raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
@@ -322,15 +284,14 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
                     message_lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
                 message_lines.append(body)
 
-    python_source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
+    source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
     namespace = dict(gen.namespace)
-    exec(compile(python_source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
+    exec(compile(source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
     traced_source = "\n".join(traced_lines) + "\n"
     exec(compile(traced_source, f"<rules {checked.source.ruleset} {checked.source.version} traced>", "exec"), namespace)
     messages = {key: namespace[fn] for key, fn in message_names.items()}
     return CompiledRuleSet(
         checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"], messages, owner,
-        python_source,
         tuple((code, slot_index["condition:" + code], d.source) for code, d in checked.conditions.items()),
         tuple((code, slot_index["note:" + code], d.source) for code, d in checked.notes.items()),
         tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()),

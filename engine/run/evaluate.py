@@ -10,15 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
 from ..core import typesys as T
 from ..lang.check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
-from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError
+from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, EngineBug, RulesError
 from ..source.case import Case
 from .usage import Usage
-from ..core.values import CENT, ENGINE_CONTEXT, Duration, format_rate, format_value, in_engine_context
+from ..core.values import NotWholeCent as _NotWholeCent, contract_value as render_value, format_value, in_engine_context
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,40 +114,6 @@ class Decision:
         return out
 
 
-class _NotWholeCent(Exception):
-    pass
-
-
-def render_value(value, typ):
-    """A runtime value as the decision JSON writes it: money and rates as decimal strings."""
-    if value is None:
-        return None
-    if typ.__class__ is T.Optional:
-        typ = typ.inner
-    if typ.__class__ is T.Scalar:
-        if typ.name == "money":
-            cents = value.quantize(CENT, context=ENGINE_CONTEXT)
-            if cents != value:
-                raise _NotWholeCent(value)
-            return str(cents)
-        if typ.name == "percent":
-            return format_rate(value)
-    if isinstance(value, bool) or isinstance(value, int) or isinstance(value, str):
-        return value
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, (tuple, list)):
-        item = typ.item if isinstance(typ, T.List) else None
-        return [render_value(v, item) for v in value]
-    if isinstance(value, Duration):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: render_value(v, None) for k, v in value.items()}
-    return str(value)
-
-
 def _message(compiled: CompiledRuleSet, kind: str, code: str, lang: str, case, values) -> str:
     fn = compiled.messages.get((kind, code, lang)) or compiled.messages.get((kind, code, "en"))
     if fn is None:
@@ -167,6 +132,35 @@ def _runtime_error(compiled: CompiledRuleSet, error: Exception) -> RulesError:
         what = str(error) or type(error).__name__
     return RulesError([Diagnostic("evaluation", f"{owner or 'a rule'} failed on this case: {what}",
                                   definition.span if definition else None)])
+
+
+def _the_rules_fault(compiled: CompiledRuleSet, error: Exception) -> bool:
+    """A failure the rule's own arithmetic or lookup makes on this case: a division by zero, or a table
+    lookup of a key the table lacks. Anything else in checked rules is the engine's fault."""
+    if isinstance(error, ZeroDivisionError):  # decimal's DivisionByZero and 0/0 included
+        return True
+    if isinstance(error, KeyError):
+        _, definition = _definition_at(compiled, error)
+        return definition is not None and _looks_up_a_table(definition.expr)
+    return False
+
+
+def _looks_up_a_table(expr) -> bool:
+    """Whether an expression reads a table row by key (`table[key]`) anywhere inside it."""
+    from ..core import nodes
+    kinds = nodes.Expr.__args__
+    todo = [expr]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, nodes.Index):
+            return True
+        for name in node.__slots__:
+            value = getattr(node, name)
+            if isinstance(value, kinds):
+                todo.append(value)
+            elif isinstance(value, tuple):
+                todo.extend(item for item in value if isinstance(item, kinds))
+    return False
 
 
 def _out_of_range(error: Exception) -> bool:
@@ -253,10 +247,13 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
     taken: dict | None = {} if explain else None  # how each branch went, recorded only for an explanation
     try:
         values = compiled.decide(case) if taken is None else compiled.decide_traced(case, taken)
-    except (ArithmeticError, KeyError, TypeError, ValueError, AttributeError) as error:
+    except Exception as error:  # noqa: BLE001 - sorted below: the case's, the rule's, or the engine's
         if _out_of_range(error):
             raise _date_out_of_range(compiled, error, source) from None
-        raise _runtime_error(compiled, error) from None
+        if _the_rules_fault(compiled, error):
+            raise _runtime_error(compiled, error) from None
+        owner, _ = _definition_at(compiled, error)
+        raise EngineBug(f"{owner or 'the decision'} raised {type(error).__name__}: {error}") from error
     reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
                     for code, position, source in compiled.condition_slots if values[position])
     notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), source)

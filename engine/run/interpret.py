@@ -2,18 +2,19 @@
 
 It walks the typed tree the checker proved, with one small function per
 kind of node, and gives every definition's value in the same order as the
-compiled function. It exists to be read and to be trusted: every test case
-and every generated case is decided by both, and they must agree exactly.
+compiled function. Operators, functions and aggregates call the
+implementation of the overload the checker chose in the table of built-ins,
+never the compiled function's code templates. It exists to be read and to
+be trusted: every test case and every generated case is decided by both,
+and they must agree exactly.
 """
 from __future__ import annotations
 
-from datetime import date
-from decimal import Decimal
-
 from ..core import nodes
-from ..core import typesys as T
+from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, ParameterRef, RuleRef, TableRef
+from ..lang.builtins import KeyPrefixes
 from ..lang.check import CheckedRuleSet
-from ..core.values import ZERO, Duration, add_duration, end_of_year, in_engine_context, round_cents, sub_duration
+from ..core.values import in_engine_context
 
 
 class _Frame:
@@ -28,114 +29,71 @@ class _Frame:
     def binding(self, expr):
         return self.checked.bindings.get(id(expr))
 
-    def type_of(self, expr):
-        return T.strip_optional(self.checked.types.get(id(expr)))
+    def run(self, expr):
+        """The implementation of the built-in overload the checker chose for an operator, call or aggregate."""
+        return self.checked.overloads[id(expr)].run
 
 
 def _name(frame: _Frame, expr: nodes.Name):
-    binding = frame.binding(expr)
-    kind = binding[0]
-    if kind == "input":
-        return frame.case[expr.name]
-    if kind == "param":
-        return frame.checked.parameters[binding[1]].value
-    if kind == "table":
-        return tuple(frame.checked.tables[expr.name].rows)
-    if kind == "rule":
-        return frame.values["rule:" + expr.name]
-    if kind == "var":
-        return frame.variables[expr.name]
-    if kind == "enum":
-        return expr.name
-    if kind == "eligible":
-        return frame.values["eligible"]
+    match frame.binding(expr):
+        case InputRef(path=path):
+            return frame.case[path]
+        case ParameterRef(name=name):
+            return frame.checked.parameters[name].value
+        case TableRef(name=name):
+            return tuple(frame.checked.tables[name].rows)
+        case RuleRef(name=name):
+            return frame.values["rule:" + name]
+        case LoopVariable(name=name):
+            return frame.variables[name]
+        case EnumValue(name=name):
+            return name
+        case EligibleRef():
+            return frame.values["eligible"]
     raise AssertionError(f"unbound name {expr.name}")  # pragma: no cover - the checker binds every name
 
 
 def _field(frame: _Frame, expr: nodes.Field):
     binding = frame.binding(expr)
-    if binding and binding[0] == "param":
-        return frame.checked.parameters[binding[1]].value
+    if isinstance(binding, ParameterRef):
+        return frame.checked.parameters[binding.name].value
     return value_of(frame, expr.subject)[expr.name]
 
 
 def _index(frame: _Frame, expr: nodes.Index):
-    table = frame.checked.tables[frame.binding(expr.subject)[1]]
+    table = frame.checked.tables[frame.binding(expr.subject).name]
     return table.rows[value_of(frame, expr.key)]
 
 
-def _binary(frame: _Frame, expr: nodes.Binary):
-    a, b = value_of(frame, expr.left), value_of(frame, expr.right)
-    left, right, op = frame.type_of(expr.left), frame.type_of(expr.right), expr.op
-    if left == T.DATE and right == T.DURATION:
-        return add_duration(a, b) if op == "+" else sub_duration(a, b)
-    if left == T.DURATION and right == T.DATE:
-        return add_duration(b, a)
-    if left == T.DATE and right == T.DATE:
-        return (a - b).days
-    if left == T.DURATION and right == T.DURATION:
-        sign = 1 if op == "+" else -1
-        return Duration(a.years + sign * b.years, a.months + sign * b.months, a.days + sign * b.days)
-    if op == "+":
-        return a + b
-    if op == "-":
-        return a - b
-    if op == "*":
-        return a * b
-    return (Decimal(a) if left == T.INT else a) / b
+def _applied(frame: _Frame, expr, *operands):
+    """Binary, Compare, Negate, Not: the implementation on the operands' values."""
+    return frame.run(expr)(*(value_of(frame, operand) for operand in operands))
 
 
-_COMPARE = {"==": lambda a, b: a == b, "!=": lambda a, b: a != b, "<": lambda a, b: a < b,
-            "<=": lambda a, b: a <= b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
-
-
-def _compare(frame: _Frame, expr: nodes.Compare):
-    if isinstance(expr.right, nodes.Literal) and expr.right.kind == "null":
-        value = value_of(frame, expr.left)
-        return (value is None) if expr.op == "==" else (value is not None)
-    return _COMPARE[expr.op](value_of(frame, expr.left), value_of(frame, expr.right))
+def _container(frame: _Frame, expr):
+    """What `in` looks into: a table's keys (as prefixes for a key_prefix table), else the list."""
+    binding = frame.binding(expr)
+    if isinstance(binding, TableRef):
+        table = frame.checked.tables[binding.name]
+        return KeyPrefixes(table.rows) if table.key_prefix else table.rows
+    return value_of(frame, expr)
 
 
 def _member(frame: _Frame, expr: nodes.Member):
-    item = value_of(frame, expr.item)
-    binding = frame.binding(expr.container)
-    if binding and binding[0] == "table":
-        table = frame.checked.tables[binding[1]]
-        if table.key_prefix:
-            found = item is not None and any(item.startswith(prefix) for prefix in table.rows)
-        else:
-            found = item in table.rows
-    else:
-        found = item in value_of(frame, expr.container)
-    return not found if expr.negated else found
+    return frame.run(expr)(value_of(frame, expr.item), _container(frame, expr.container))
 
 
 def _if(frame: _Frame, expr: nodes.If):
     return value_of(frame, expr.then) if value_of(frame, expr.condition) else value_of(frame, expr.otherwise)
 
 
-def _and(frame: _Frame, expr: nodes.And):
-    return value_of(frame, expr.left) and value_of(frame, expr.right)
-
-
-def _or(frame: _Frame, expr: nodes.Or):
-    return value_of(frame, expr.left) or value_of(frame, expr.right)
-
-
-_FUNCTIONS = {
-    "min": lambda *values: min(values),
-    "max": lambda *values: max(values),
-    "round": round_cents,
-    "year": lambda day: day.year,
-    "end_of_year": end_of_year,
-    "start_of_year": lambda day: date(day.year, 1, 1),
-    "starts_with": lambda text, prefix: text.startswith(prefix),
-    "coalesce": lambda value, default: default if value is None else value,
-}
+def _lazy(frame: _Frame, expr: nodes.And | nodes.Or):
+    """and, or: the right operand is handed over unevaluated, read only when the left does not decide."""
+    return frame.run(expr)(value_of(frame, expr.left), lambda: value_of(frame, expr.right))
 
 
 def _call(frame: _Frame, expr: nodes.Call):
-    return _FUNCTIONS[expr.function](*(value_of(frame, arg) for arg in expr.args))
+    return frame.run(expr)(*(value_of(frame, arg) for arg in expr.args))
 
 
 def _aggregate(frame: _Frame, expr: nodes.Aggregate):
@@ -146,11 +104,7 @@ def _aggregate(frame: _Frame, expr: nodes.Aggregate):
         if expr.filter is None or value_of(frame, expr.filter):
             chosen.append(value_of(frame, expr.body))
     frame.variables = outer
-    if expr.function == "sum":
-        return sum(chosen, 0 if frame.type_of(expr) == T.INT else ZERO)
-    if expr.function == "count":
-        return sum(1 for value in chosen if value)
-    return {"any": any, "all": all, "min": min, "max": max}[expr.function](chosen)
+    return frame.run(expr)(chosen)
 
 
 _EVALUATE = {
@@ -158,13 +112,13 @@ _EVALUATE = {
     nodes.Name: _name,
     nodes.Field: _field,
     nodes.Index: _index,
-    nodes.Negate: lambda frame, expr: -value_of(frame, expr.operand),
-    nodes.Binary: _binary,
-    nodes.Compare: _compare,
+    nodes.Negate: lambda frame, expr: _applied(frame, expr, expr.operand),
+    nodes.Binary: lambda frame, expr: _applied(frame, expr, expr.left, expr.right),
+    nodes.Compare: lambda frame, expr: _applied(frame, expr, expr.left, expr.right),
     nodes.Member: _member,
-    nodes.And: _and,
-    nodes.Or: _or,
-    nodes.Not: lambda frame, expr: not value_of(frame, expr.operand),
+    nodes.And: _lazy,
+    nodes.Or: _lazy,
+    nodes.Not: lambda frame, expr: _applied(frame, expr, expr.operand),
     nodes.If: _if,
     nodes.Call: _call,
     nodes.Aggregate: _aggregate,

@@ -9,6 +9,8 @@ them, so explanations and test coverage show what really counted.
 from __future__ import annotations
 
 from ..core import nodes
+from ..lang.bindings import InputRef, ParameterRef, RuleRef, TableRef
+from ..lang.builtins import FUNCTIONS
 from ..lang.check import CheckedRuleSet
 
 
@@ -24,6 +26,12 @@ def _children(expr) -> tuple:
         case nodes.ListOf(items=items):
             return tuple(items)
     return ()
+
+
+def _falls_back(function: str) -> bool:
+    """Whether a function's arguments after the first count only when the first is null (coalesce)."""
+    builtin = FUNCTIONS.get(function)
+    return builtin is not None and builtin.fallback
 
 
 def _dotted(expr) -> str:
@@ -44,18 +52,18 @@ class _Walk:
         binding = self.bindings.get(id(expr))
         match expr:
             case nodes.Name(name=name):
-                if binding and binding[0] in ("input", "table", "rule"):
+                if isinstance(binding, (InputRef, TableRef, RuleRef)):
                     out.add(name)
-                elif binding and binding[0] == "param":
-                    out.add(binding[1])
+                elif isinstance(binding, ParameterRef):
+                    out.add(binding.name)
             case nodes.Field(subject=subject):
-                if binding and binding[0] == "param":
-                    out.add(binding[1])
+                if isinstance(binding, ParameterRef):
+                    out.add(binding.name)
                     return
                 root = subject
                 while isinstance(root, nodes.Field):
                     root = root.subject
-                if isinstance(root, nodes.Name) and (self.bindings.get(id(root)) or ("",))[0] == "input":
+                if isinstance(root, nodes.Name) and isinstance(self.bindings.get(id(root)), InputRef):
                     out.add(_dotted(expr))
                 else:
                     self.names(subject, out, inside_loop)
@@ -71,11 +79,12 @@ class _Walk:
                 for branch, wanted in ((then, True), (otherwise, False)):
                     if decided is None or bool(decided) == wanted:
                         self.names(branch, out, inside_loop)
-            case nodes.Call(function="coalesce", args=(first, second)):
+            case nodes.Call(function=function, args=(first, *rest)) if _falls_back(function):
                 self.names(first, out, inside_loop)
                 decided = None if inside_loop else self.outcome(expr)  # True: the first was null
                 if decided is None or decided:
-                    self.names(second, out, inside_loop)
+                    for later in rest:
+                        self.names(later, out, inside_loop)
             case nodes.Aggregate(body=body, source=source, filter=condition):
                 self.names(source, out, inside_loop)
                 for part in (body, condition):
@@ -139,7 +148,7 @@ class Usage:
 def _branches(expr, inside_loop: bool = False):
     """The keys of the branch nodes whose outcome decides which names an expression reads."""
     if isinstance(expr, (nodes.If, nodes.And, nodes.Or)) or (
-            isinstance(expr, nodes.Call) and expr.function == "coalesce"):
+            isinstance(expr, nodes.Call) and _falls_back(expr.function)):
         if not inside_loop:
             yield branch_key(expr)
     match expr:

@@ -18,7 +18,6 @@ crash or a hang); they are the constants below.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import re
@@ -36,6 +35,7 @@ from typing import Callable
 
 from ..core import typesys as T
 from ..core.diagnostics import CaseError, CaseProblem
+from ..core.suggest import did_you_mean
 
 # -- limits ------------------------------------------------------------------------------------------------
 MAX_DEPTH = 32             # objects and lists nested in a case schema, so in any case the engine reads
@@ -278,8 +278,8 @@ def _as_list(value, path: tuple, problems: list):
 
 
 def _did_you_mean(value, choices) -> str:
-    close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) and len(value) <= 64 else []
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(value, choices, longest=64)
+    return f" ({hint})" if hint else ""
 
 
 def _unknown_fields(value: dict, known, path: tuple, problems: list) -> None:
@@ -294,8 +294,8 @@ def _unknown_fields(value: dict, known, path: tuple, problems: list) -> None:
         if name.__class__ is not str:
             problems.append(CaseProblem(path, f"field names must be text, got {_shown(name)}"))
             continue
-        close = difflib.get_close_matches(name, choices, n=1) if len(name) <= 64 else []
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(name, choices, longest=64)
+        hint = f"; {hint}" if hint else ""
         shown = name if len(name) <= 200 else name[:200] + "..."
         problems.append(CaseProblem(path + (shown,), f"unknown field{hint}"))
     if extra > MAX_UNKNOWN_FIELDS:

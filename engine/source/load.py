@@ -14,7 +14,6 @@ False. The shape of each file is then checked against
 from __future__ import annotations
 
 import bisect
-import difflib
 import gc
 import hashlib
 import os
@@ -34,6 +33,7 @@ from yaml.events import (AliasEvent, MappingEndEvent, MappingStartEvent, ScalarE
 
 from ..core.diagnostics import Diagnostic
 from ..core.span import Span
+from ..core.suggest import closest, did_you_mean
 
 # -- limits: what a rules folder may hold ---------------------------------------------------------------
 # Each is a diagnostic when exceeded, never a crash, a hang or an exhausted memory.
@@ -72,14 +72,6 @@ _NOT_DIGIT = re.compile(r"\D+")
 def significant_digits(text: str) -> int:
     """How many significant digits a number written as text has: 007.50 has 3 (7, 5, 0)."""
     return len(_NOT_DIGIT.sub("", text).lstrip("0"))
-
-
-def close_match(name: str, known) -> str | None:
-    """The known name closest to a misspelt one, if any (not searched among very many names)."""
-    if len(known) > MAX_SUGGESTIONS_FROM:
-        return None
-    close = difflib.get_close_matches(name, list(known), n=1)
-    return close[0] if close else None
 
 
 class PosDict(dict):
@@ -640,9 +632,8 @@ def _schema_message(error, doc) -> tuple[str, str | None, str | None]:
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))[0]
-        close = difflib.get_close_matches(extra, allowed, n=1)
         return (f"unknown field '{extra}' in {field_of}",
-                f"did you mean '{close[0]}'?" if close else f"allowed here: {', '.join(allowed)}", extra)
+                did_you_mean(extra, allowed) or f"allowed here: {', '.join(allowed)}", extra)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
         described = error.schema.get("properties", {}).get(missing, {})
@@ -695,7 +686,7 @@ def check_shape(rule_file: RuleFile, schema_path: Path) -> list[Diagnostic]:
         path = tuple(error.absolute_path)
         if error.validator == "required" and "'" in error.message:
             missing = error.message.split("'")[1]
-            if any(difflib.get_close_matches(missing, [extra], n=1) for extra in unknown.get(path, ())):
+            if any(closest(missing, [extra]) is not None for extra in unknown.get(path, ())):
                 continue
         message, hint, key = _schema_message(error, rule_file.doc)
         span = key_span(rule_file.doc, list(path), key) if key else None

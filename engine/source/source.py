@@ -3,6 +3,9 @@
 `versions.py` builds a `RuleSource` per version by applying each change file
 to the version it follows. Every item remembers the file position where it
 was written and the version that last changed it, for errors and for audits.
+
+Items and rows keep the YAML they were loaded from; parsing (`lang/parsed.py`)
+is the one stage that reads it, and hands typed definitions to the rest.
 """
 from __future__ import annotations
 
@@ -27,10 +30,6 @@ class Text:
             return Span("<text>", 1, offset + 1)
         return span_in_value(self.file_text, self.loc, self.text, offset)
 
-    @property
-    def span(self) -> Span:
-        return self.loc.span if self.loc else Span("<text>", 1, 1)
-
 
 def text_at(data: PosDict, key: str, file_text: str) -> Text:
     """The value under `key` of a loaded mapping, as a positioned Text."""
@@ -43,7 +42,7 @@ class Item:
     """A named entry of a version: a parameter, table, rule, condition, note, check or output."""
 
     name: str
-    data: object  # the loaded YAML value (PosDict or scalar) that defines it
+    data: object  # the loaded YAML value (PosDict or scalar) that defines it: read by parsing only
     span: Span
     file_text: str = field(repr=False, compare=False)
     changed_in: str = ""
@@ -56,11 +55,11 @@ class Row:
     stage works out from it once (kept in `memo`) serves all of them."""
 
     key: str
-    data: object
+    data: object  # the loaded YAML value of the row: read by parsing only
     span: Span
     changed_in: str = ""
     file_text: str = field(default="", repr=False)  # the text of the file the row was written in
-    memo: dict = field(default_factory=dict, repr=False)  # what later stages worked out from the row
+    memo: dict = field(default_factory=dict, repr=False)  # the row as parsing read it, by the table's columns
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from ..core.diagnostics import Diagnostic
-from .load import (MAX_DEFINITIONS, MAX_FILE_BYTES, MAX_TABLE_ROWS, PosDict, RuleFile, building, close_match,
-                   load_rule_file, read_text_inside)
+from ..core.suggest import did_you_mean
+from .load import (MAX_DEFINITIONS, MAX_FILE_BYTES, MAX_SUGGESTIONS_FROM, MAX_TABLE_ROWS, PosDict, RuleFile,
+                   building, load_rule_file, read_text_inside)
 from .source import Item, Row, RuleSource
 from ..core.span import Span
 
@@ -381,9 +382,9 @@ _SUGGESTED = 200  # "did you mean" for the first problems of a version only: eac
 
 
 def _unknown(kind: str, name: str, known, span: Span, previous: str, problems: list) -> Diagnostic:
-    close = close_match(name, known) if len(problems) < _SUGGESTED else None
+    hint = did_you_mean(name, known, among=MAX_SUGGESTIONS_FROM) if len(problems) < _SUGGESTED else None
     return Diagnostic("change-unknown", f"this change names the {kind} '{name}', which version {previous} does not have",
-                      span, f"did you mean '{close}'?" if close else None)
+                      span, hint)
 
 
 def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list[Diagnostic]) -> RuleSource:
