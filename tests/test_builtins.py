@@ -25,7 +25,9 @@ from engine.lang.builtins import (ALL, FUNCTIONS, Builtin, KeyPrefixes, Mismatch
                                   typing_of)
 from engine.pipeline import open_rules, validate_rules
 from engine.run.interpret import interpret
+from engine.run.usage import branches_taken
 from mini import CASE, write_rules
+from test_two_evaluators import _rederived
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "rule-language.md"
 BEGIN, END = "<!-- built-ins: begin -->\n", "<!-- built-ins: end -->"
@@ -212,10 +214,13 @@ def test_the_compiled_function_and_the_interpreter_agree_on_every_builtin(tmp_pa
         reference = interpret(built.checked, case)
         with localcontext(ENGINE_CONTEXT):
             fast = dict(zip(built.compiled.slots, built.compiled.decide(case)))
-            traced = dict(zip(built.compiled.slots, built.compiled.decide_traced(case, {})))
+        seen = []
+        observed = interpret(built.checked, case, lambda expr, outcome: seen.append(expr))  # watched, it decides alike
+        assert branches_taken(built.checked, case) == _rederived(built.checked, case, reference)
+        assert {type(expr).__name__ for expr in seen} >= {"And", "Or", "Call"}  # `if`: test_two_evaluators
         for key, value in reference.items():
             assert (fast[key], type(fast[key])) == (value, type(value)), (key, uses.get(key[5:]), value, fast[key])
-            assert (traced[key], type(traced[key])) == (value, type(value)), key
+            assert (observed[key], type(observed[key])) == (value, type(value)), key
             compared += 1
     assert compared > 400
 

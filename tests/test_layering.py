@@ -11,8 +11,9 @@ PACKAGES = ["core", "source", "lang", "run", "audit", "present", "cli"]
 ORDER = {
     "core": ["span", "suggest", "diagnostics", "kinds", "typesys", "values", "nodes"],
     "source": ["load", "source", "case", "versions"],
-    "lang": ["parse", "parsed", "bindings", "builtins", "check", "printer"],
-    "run": ["usage", "compile", "interpret", "evaluate", "batch"],
+    "lang": ["parse", "parsed", "bindings", "builtins", "checked", "resolve", "narrow", "constants", "checks", "check",
+             "printer"],
+    "run": ["compile", "interpret", "usage", "evaluate", "batch"],
     "audit": ["semantic_diff", "impact_analysis", "report", "render_text", "render_markdown", "render_json", "audit_render"],
     "present": ["render", "explain", "testing"],
     "cli": ["analyst", "audit", "main"],

@@ -7,7 +7,10 @@ constants are passed in a namespace, never spliced as text, so a rule file
 cannot reach Python objects; each operator, function and aggregate becomes
 the code template (or a call of the implementation) of the overload the
 checker chose in the table of built-ins. Evaluating a case then costs about
-what a hand-written function costs, and never re-parses anything.
+what a hand-written function costs, and never re-parses anything. There is
+one function only: explanations learn which branches a case took from the
+reference interpreter, observed (`usage.branches_taken`), not from a second
+generated copy.
 """
 from __future__ import annotations
 
@@ -19,9 +22,8 @@ from typing import Callable
 from ..core import nodes
 from ..core import typesys as T
 from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, ParameterRef, RuleRef, TableRef
-from ..lang.builtins import CODE_NAMES, FUNCTIONS, KeyPrefixes
+from ..lang.builtins import CODE_NAMES, KeyPrefixes
 from ..lang.check import CheckedRuleSet, Definition
-from .usage import branch_key
 from ..core.values import Duration
 
 ELIGIBLE_SLOT = "eligible"
@@ -41,26 +43,12 @@ class CompiledRuleSet:
     condition_slots: tuple = ()  # (code, position in decide()'s result, source), in the ruleset's order
     note_slots: tuple = ()
     output_slots: tuple = ()  # (field, position, type)
-    decide_traced: Callable[[dict, dict], tuple] = field(default=None, repr=False)  # also records branches taken
-
-
-def _seen(taken: dict, key: int, value):
-    """Record how a branch went (`if`, `and`, `or`): only in the traced function, for explanations."""
-    taken[key] = bool(value)
-    return value
-
-
-def _seen_null(taken: dict, key: int, value):
-    """Record whether a `coalesce` fell back to its default."""
-    taken[key] = value is None
-    return value
 
 
 class _Generator:
     def __init__(self, checked: CheckedRuleSet):
         self.checked = checked
-        self.traced = False  # when set, `if`, `and`, `or` and fallbacks (coalesce) record how they went in `taken`
-        self.namespace: dict[str, object] = {**CODE_NAMES, "_seen": _seen, "_seen_null": _seen_null}
+        self.namespace: dict[str, object] = dict(CODE_NAMES)
         self.constants: dict[tuple, str] = {}
         self.helpers: dict[Callable, str] = {}  # a built-in's implementation -> its name in the namespace
         self.rule_slot = {name: f"r_{i}" for i, name in enumerate(checked.rules)}
@@ -104,10 +92,6 @@ class _Generator:
         if isinstance(value, Duration) and not value.years and not value.months:
             return value.days
         return None
-
-    def recorded(self, expr, code: str) -> str:
-        """The code of a branch test; in the traced function it also records the outcome."""
-        return f"_seen(taken, {branch_key(expr)}, {code})" if self.traced else code
 
     def type_of(self, expr):
         return T.strip_optional(self.checked.types.get(id(expr)))
@@ -177,14 +161,11 @@ class _Generator:
             case nodes.Member(item=item, container=container):
                 return self.applied(expr, (self.gen(item), self.container(container)))
             case nodes.And(left=left, right=right) | nodes.Or(left=left, right=right):
-                return self.applied(expr, (self.recorded(expr, self.gen(left)), self.gen(right)))
+                return self.applied(expr, (self.gen(left), self.gen(right)))
             case nodes.If(condition=condition, then=then, otherwise=otherwise):
-                return f"({self.gen(then)} if {self.recorded(expr, self.gen(condition))} else {self.gen(otherwise)})"
+                return f"({self.gen(then)} if {self.gen(condition)} else {self.gen(otherwise)})"
             case nodes.Call(function=function, args=args):
-                parts = [self.gen(arg) for arg in args]
-                if self.traced and FUNCTIONS[function].fallback:  # record whether the default was needed
-                    parts[0] = f"_seen_null(taken, {branch_key(expr)}, {parts[0]})"
-                return self.applied(expr, parts)
+                return self.applied(expr, [self.gen(arg) for arg in args])
             case nodes.Aggregate(body=body, variable=variable, source=source, filter=condition):
                 loop = f"for v_{variable} in {self.gen(source)}"
                 if condition is not None:
@@ -199,13 +180,13 @@ def _roots(checked: CheckedRuleSet) -> list[str]:
     return [name for name, _ in checked.case_model.type.fields]
 
 
-def _decision_lines(gen: _Generator, checked: CheckedRuleSet, traced: bool) -> tuple[list[str], dict, list[str]]:
+def _decision_lines(gen: _Generator, checked: CheckedRuleSet) -> tuple[list[str], dict, list[str]]:
     """The decision function's source: one line per rule, condition, note and output, in evaluation order.
 
-    The traced form takes a `taken` dict and records how each branch went;
-    both forms have the same line layout, so a line number names a rule in either.
+    Each definition is one line, so the line a runtime error is raised on
+    names the rule, condition, note or output that raised it (`line_owner`).
     """
-    lines = ["def decide_traced(case, taken):" if traced else "def decide(case):"]
+    lines = ["def decide(case):"]
     owner: dict[int, str] = {}
     for local, key in gen.inputs.values():
         lines.append(f"    {local} = case[{key}]")
@@ -240,59 +221,67 @@ def _decision_lines(gen: _Generator, checked: CheckedRuleSet, traced: bool) -> t
     return lines, owner, slots
 
 
-def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
-    """CheckedRuleSet -> CompiledRuleSet: the decision as one compiled Python function."""
-    gen = _Generator(checked)
-    lines, owner, slots = _decision_lines(gen, checked, traced=False)
-    gen.traced = True
-    traced_lines, _, _ = _decision_lines(gen, checked, traced=True)
-    gen.traced = False
-
-    check_lines = ["def failed_input_checks(case):"]
+def _input_check_lines(gen: _Generator, checked: CheckedRuleSet) -> list[str]:
+    """`failed_input_checks(case)`: the names of the ruleset's input checks the case fails, in order."""
+    lines = ["def failed_input_checks(case):"]
     for local, key in gen.inputs.values():
-        check_lines.append(f"    {local} = case[{key}]")
-    check_lines.append("    failed = []")
+        lines.append(f"    {local} = case[{key}]")
+    lines.append("    failed = []")
     for definition in checked.input_checks.values():
-        check_lines.append(f"    if {gen.gen(definition.expr)}:")
-        check_lines.append(f"        failed.append({definition.name!r})")
-    check_lines.append("    return failed")
+        lines.append(f"    if {gen.gen(definition.expr)}:")
+        lines.append(f"        failed.append({definition.name!r})")
+    lines.append("    return failed")
+    return lines
 
-    slot_index = {slot: i for i, slot in enumerate(slots)}
-    message_lines: list[str] = []
-    message_names: dict[tuple[str, str, str], str] = {}
+
+def _message_lines(gen: _Generator, checked: CheckedRuleSet, slot_index: dict) -> tuple[list[str], dict]:
+    """One function per message of a condition or note and language: fn(case, values) -> ((text, type), ...)."""
+    lines: list[str] = []
+    names: dict[tuple[str, str, str], str] = {}
     for kind, section in (("condition", checked.conditions), ("note", checked.notes)):
         for definition in section.values():
             for lang, template in definition.messages.items():
-                fn = f"m_{len(message_names)}"
-                message_names[(kind, definition.name, lang)] = fn
-                parts = []
-                for part in template.parts:
-                    if isinstance(part, str):
-                        parts.append(f"({part!r}, None)")
-                    else:
-                        typ = checked.types.get(id(part))
-                        parts.append(f"({gen.gen(part)}, {str(T.strip_optional(typ))!r})")
-                body = f"    return ({', '.join(parts)},)"
-                message_lines.append(f"def {fn}(case, values):")
-                for local, key in gen.inputs.values():  # bind only what the message reads
-                    if re.search(rf"\b{local}\b", body):
-                        message_lines.append(f"    {local} = case[{key}]")
-                for rule, slot_name in gen.rule_slot.items():
-                    if re.search(rf"\b{slot_name}\b", body):
-                        message_lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")
-                if re.search(r"\beligible\b", body):
-                    message_lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
-                message_lines.append(body)
+                fn = f"m_{len(names)}"
+                names[(kind, definition.name, lang)] = fn
+                lines.append(f"def {fn}(case, values):")
+                lines.extend(_message_body(gen, template, slot_index))
+    return lines, names
 
+
+def _message_body(gen: _Generator, template, slot_index: dict) -> list[str]:
+    parts = []
+    for part in template.parts:
+        if isinstance(part, str):
+            parts.append(f"({part!r}, None)")
+        else:
+            typ = gen.checked.types.get(id(part))
+            parts.append(f"({gen.gen(part)}, {str(T.strip_optional(typ))!r})")
+    body = f"    return ({', '.join(parts)},)"
+    lines = []
+    for local, key in gen.inputs.values():  # bind only what the message reads
+        if re.search(rf"\b{local}\b", body):
+            lines.append(f"    {local} = case[{key}]")
+    for rule, slot_name in gen.rule_slot.items():
+        if re.search(rf"\b{slot_name}\b", body):
+            lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")
+    if re.search(r"\beligible\b", body):
+        lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
+    return lines + [body]
+
+
+def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
+    """CheckedRuleSet -> CompiledRuleSet: the decision as one compiled Python function."""
+    gen = _Generator(checked)
+    lines, owner, slots = _decision_lines(gen, checked)
+    check_lines = _input_check_lines(gen, checked)
+    slot_index = {slot: i for i, slot in enumerate(slots)}
+    message_lines, message_names = _message_lines(gen, checked, slot_index)
     source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
     namespace = dict(gen.namespace)
     exec(compile(source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
-    traced_source = "\n".join(traced_lines) + "\n"
-    exec(compile(traced_source, f"<rules {checked.source.ruleset} {checked.source.version} traced>", "exec"), namespace)
     messages = {key: namespace[fn] for key, fn in message_names.items()}
     return CompiledRuleSet(
         checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"], messages, owner,
         tuple((code, slot_index["condition:" + code], d.source) for code, d in checked.conditions.items()),
         tuple((code, slot_index["note:" + code], d.source) for code, d in checked.notes.items()),
-        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()),
-        namespace["decide_traced"])
+        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()))

@@ -16,7 +16,7 @@ from ..lang.check import Definition
 from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, EngineBug, RulesError
 from ..source.case import Case
-from .usage import Usage
+from .usage import Usage, branches_taken
 from ..core.values import NotWholeCent as _NotWholeCent, contract_value as render_value, format_value, in_engine_context
 
 
@@ -244,9 +244,8 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
                   source: str | None = None) -> Decision:
     """A raw case -> its Decision under this version (in the engine's own decimal context)."""
     case = check_case(compiled, raw, source).values
-    taken: dict | None = {} if explain else None  # how each branch went, recorded only for an explanation
     try:
-        values = compiled.decide(case) if taken is None else compiled.decide_traced(case, taken)
+        values = compiled.decide(case)
     except Exception as error:  # noqa: BLE001 - sorted below: the case's, the rule's, or the engine's
         if _out_of_range(error):
             raise _date_out_of_range(compiled, error, source) from None
@@ -254,6 +253,8 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
             raise _runtime_error(compiled, error) from None
         owner, _ = _definition_at(compiled, error)
         raise EngineBug(f"{owner or 'the decision'} raised {type(error).__name__}: {error}") from error
+    # how each branch went, only for an explanation: the reference interpreter decides again, observed
+    taken = branches_taken(compiled.checked, case) if explain else None
     reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
                     for code, position, source in compiled.condition_slots if values[position])
     notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), source)

@@ -7,24 +7,38 @@ implementation of the overload the checker chose in the table of built-ins,
 never the compiled function's code templates. It exists to be read and to
 be trusted: every test case and every generated case is decided by both,
 and they must agree exactly.
+
+It is also what explanations watch: given an observer, it tells it how
+each `if`, `and`, `or` and fallback (`coalesce`) it reaches goes, so that
+`usage.py` knows which branches a case took. The compiled function stays
+the plain fast one; only an explanation pays for the walk.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from ..core import nodes
 from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, ParameterRef, RuleRef, TableRef
-from ..lang.builtins import KeyPrefixes
+from ..lang.builtins import FUNCTIONS, KeyPrefixes
 from ..lang.check import CheckedRuleSet
 from ..core.values import in_engine_context
+
+
+Observer = Callable[[object, bool], None]
+"""Told (node, outcome) for each branch reached: the condition of an `if` or the left of an `and` / `or`
+held (as bool), or the first argument of a fallback (`coalesce`) was null. Inside an aggregate it is told
+once per item, in order."""
 
 
 class _Frame:
     """What an expression can see: the case, the values found so far, loop variables."""
 
-    def __init__(self, checked: CheckedRuleSet, case: dict):
+    def __init__(self, checked: CheckedRuleSet, case: dict, observe: Observer | None = None):
         self.checked = checked
         self.case = case
         self.values: dict[str, object] = {}  # "rule:x", "condition:y", "eligible", ... -> value
         self.variables: dict[str, object] = {}
+        self.observe = observe  # told how each branch went; None: nobody watches
 
     def binding(self, expr):
         return self.checked.bindings.get(id(expr))
@@ -84,16 +98,26 @@ def _member(frame: _Frame, expr: nodes.Member):
 
 
 def _if(frame: _Frame, expr: nodes.If):
-    return value_of(frame, expr.then) if value_of(frame, expr.condition) else value_of(frame, expr.otherwise)
+    condition = value_of(frame, expr.condition)
+    if frame.observe is not None:
+        frame.observe(expr, bool(condition))
+    return value_of(frame, expr.then) if condition else value_of(frame, expr.otherwise)
 
 
 def _lazy(frame: _Frame, expr: nodes.And | nodes.Or):
     """and, or: the right operand is handed over unevaluated, read only when the left does not decide."""
-    return frame.run(expr)(value_of(frame, expr.left), lambda: value_of(frame, expr.right))
+    left = value_of(frame, expr.left)
+    if frame.observe is not None:
+        frame.observe(expr, bool(left))
+    return frame.run(expr)(left, lambda: value_of(frame, expr.right))
 
 
 def _call(frame: _Frame, expr: nodes.Call):
-    return frame.run(expr)(*(value_of(frame, arg) for arg in expr.args))
+    args = [value_of(frame, expr.args[0])] if expr.args else []
+    if frame.observe is not None and FUNCTIONS[expr.function].fallback:  # was the default needed?
+        frame.observe(expr, args[0] is None)
+    args.extend(value_of(frame, arg) for arg in expr.args[1:])
+    return frame.run(expr)(*args)
 
 
 def _aggregate(frame: _Frame, expr: nodes.Aggregate):
@@ -132,13 +156,14 @@ def value_of(frame: _Frame, expr):
 
 
 @in_engine_context
-def interpret(checked: CheckedRuleSet, case: dict) -> dict[str, object]:
+def interpret(checked: CheckedRuleSet, case: dict, observe: Observer | None = None) -> dict[str, object]:
     """A checked version and a converted case -> the value of every definition, keyed "kind:name".
 
     The order is the compiled function's: the rules eligibility does not
     depend on, the conditions, `eligible`, the other rules, notes, outputs.
+    `observe`, when given, is told how each branch reached went (see `Observer`).
     """
-    frame = _Frame(checked, case)
+    frame = _Frame(checked, case, observe)
     for definition in checked.rules.values():
         if not definition.uses_eligible:
             frame.values["rule:" + definition.name] = value_of(frame, definition.expr)

@@ -1,10 +1,11 @@
 """What a decision depended on: checked rules x the branches one evaluation took -> names read.
 
 `if`, `and`, `or` and `coalesce` read only what their outcome needed: a
-parameter on a branch the case did not take was not used. The compiled
-decision function records those outcomes (in its traced form, only when an
-explanation is asked for); this module walks the checked expressions with
-them, so explanations and test coverage show what really counted.
+parameter on a branch the case did not take was not used. When an
+explanation is asked for, the reference interpreter decides the case again
+with an observer that notes those outcomes (`branches_taken`); this module
+walks the checked expressions with them, so explanations and test coverage
+show what really counted.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ..core import nodes
 from ..lang.bindings import InputRef, ParameterRef, RuleRef, TableRef
 from ..lang.builtins import FUNCTIONS
 from ..lang.check import CheckedRuleSet
+from .interpret import interpret
 
 
 def _children(expr) -> tuple:
@@ -43,7 +45,7 @@ def _dotted(expr) -> str:
 class _Walk:
     def __init__(self, checked: CheckedRuleSet, taken: dict | None):
         self.bindings = checked.bindings
-        self.taken = taken  # id(node) -> the outcome that decided it (see compile.py); None: every name counts
+        self.taken = taken  # branch_key(node) -> the outcome that decided it (branches_taken); None: every name counts
 
     def outcome(self, expr):
         return None if self.taken is None else self.taken.get(branch_key(expr))
@@ -96,8 +98,24 @@ class _Walk:
 
 
 def branch_key(expr) -> int:
-    """The key under which the traced decision function records how a branch went."""
+    """The key under which `branches_taken` notes how a branch went."""
     return id(expr)
+
+
+def branches_taken(checked: CheckedRuleSet, case: dict) -> dict[int, bool]:
+    """How each branch the case reached went, keyed by `branch_key`: the condition of an `if` or the left of
+    an `and` / `or` held, or a `coalesce` fell back to its default (its first argument was null).
+
+    The reference interpreter decides the converted case with an observer;
+    inside an aggregate the last item that reached a branch is what is kept.
+    """
+    taken: dict[int, bool] = {}
+
+    def observe(expr, outcome: bool) -> None:
+        taken[branch_key(expr)] = outcome
+
+    interpret(checked, case, observe)
+    return taken
 
 
 class Usage:
