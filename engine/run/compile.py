@@ -24,7 +24,7 @@ from ..core import typesys as T
 from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, ParameterRef, RuleRef, TableRef
 from ..lang.builtins import CODE_NAMES, KeyPrefixes
 from ..lang.check import CheckedRuleSet, Definition
-from ..core.values import Duration
+from ..core.values import Duration, contract_writer
 
 ELIGIBLE_SLOT = "eligible"
 
@@ -43,6 +43,7 @@ class CompiledRuleSet:
     condition_slots: tuple = ()  # (code, position in decide()'s result, source), in the ruleset's order
     note_slots: tuple = ()
     output_slots: tuple = ()  # (field, position, type)
+    output_writers: tuple = ()  # (field, position, how its value is written in the decision JSON)
 
 
 class _Generator:
@@ -284,4 +285,5 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
         checked, namespace["decide"], tuple(slots), slot_index, namespace["failed_input_checks"], messages, owner,
         tuple((code, slot_index["condition:" + code], d.source) for code, d in checked.conditions.items()),
         tuple((code, slot_index["note:" + code], d.source) for code, d in checked.notes.items()),
-        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()))
+        tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()),
+        tuple((name, slot_index["output:" + name], contract_writer(d.type)) for name, d in checked.outputs.items()))

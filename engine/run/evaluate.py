@@ -260,9 +260,9 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
     notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), source)
                   for code, position, source in compiled.note_slots if values[position])
     outputs = {}
-    for name, position, typ in compiled.output_slots:
+    for name, position, write in compiled.output_writers:
         try:
-            outputs[name] = render_value(values[position], typ)
+            outputs[name] = write(values[position])
         except _NotWholeCent as error:
             raise RulesError([Diagnostic("rounding", f"output {name} is EUR {error}, not a whole cent: "
                                          "round it with round(...) in the rules",
