@@ -14,7 +14,8 @@ ORDER = {
     "lang": ["parse", "parsed", "bindings", "builtins", "checked", "resolve", "narrow", "constants", "checks", "check",
              "printer"],
     "run": ["compile", "interpret", "usage", "evaluate", "batch"],
-    "audit": ["semantic_diff", "impact_analysis", "report", "render_text", "render_markdown", "render_json", "audit_render"],
+    "audit": ["semantic_diff", "impact_analysis", "report", "render_text", "render_markdown", "render_json", "audit_render",
+              "replay"],
     "present": ["render", "explain", "testing"],
     "cli": ["analyst", "audit", "main"],
 }

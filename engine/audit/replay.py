@@ -140,7 +140,7 @@ def _compare(path: str, stored, now) -> list[Difference]:
         return _remarks(path, stored, now)
     if isinstance(stored, list) and isinstance(now, list) and len(stored) == len(now):
         return [d for i, (a, b) in enumerate(zip(stored, now)) for d in _compare(f"{path}[{i}]", a, b)]
-    if type(stored) is not type(now) and not (_number(stored) and _number(now)) or stored != now:
+    if stored != now or (type(stored) is not type(now) and not (_number(stored) and _number(now))):
         return [Difference(path, stored, now)]
     return []
 
