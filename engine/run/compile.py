@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Callable
 
 from ..core import nodes
@@ -55,6 +56,7 @@ class _Generator:
         self.rule_slot = {name: f"r_{i}" for i, name in enumerate(checked.rules)}
         # each field of the case record -> (its local, the constant holding its name): no case name reaches source
         self.inputs = {name: (f"i_{i}", f"I_{i}") for i, name in enumerate(_roots(checked))}
+        self.hoists: dict[str, str] | None = None  # while the decision function is written: field code -> local
         self.namespace.update({key: name for name, (_, key) in self.inputs.items()})
 
     def constant(self, value) -> str:
@@ -93,6 +95,35 @@ class _Generator:
         if isinstance(value, Duration) and not value.years and not value.months:
             return value.days
         return None
+
+    def hoisted(self, expr: nodes.Field, code: str) -> str:
+        """A field of the case read once at the top of the decision, when it can be read whatever the case:
+        every record on its path is required (never null), and no loop variable is involved."""
+        if self.hoists is None or not self._always_there(expr):
+            return code
+        if code not in self.hoists:
+            self.hoists[code] = f"f_{len(self.hoists)}"
+        return self.hoists[code]
+
+    def _always_there(self, expr) -> bool:
+        path = []
+        while isinstance(expr, nodes.Field):
+            path.append(expr.name)
+            expr = expr.subject
+        if not isinstance(expr, nodes.Name) or not isinstance(self.checked.bindings.get(id(expr)), InputRef):
+            return False
+        typ = self.checked.case_model.type.field(expr.name)
+        for name in reversed(path):
+            if not isinstance(typ, T.Record):  # null allowed, or not a record: read it where the rule reads it
+                return False
+            typ = typ.field(name)
+        return True
+
+    def empty_aggregate(self, expr: nodes.Aggregate) -> str | None:
+        """What an aggregate gives over an empty list, as code; None when it has no such value."""
+        if expr.function == "sum":
+            return "0" if self.type_of(expr) == T.INT else self.constant(Decimal(0))
+        return {"count": "0", "any": "False", "all": "True"}.get(expr.function)
 
     def type_of(self, expr):
         return T.strip_optional(self.checked.types.get(id(expr)))
@@ -146,7 +177,7 @@ class _Generator:
                 binding = self.checked.bindings.get(id(expr))
                 if isinstance(binding, ParameterRef):
                     return self.constant(self.checked.parameters[binding.name].value)
-                return f"{self.gen(subject)}[{name!r}]"
+                return self.hoisted(expr, f"{self.gen(subject)}[{name!r}]")
             case nodes.Index(subject=subject, key=key):
                 return f"{self.table(self.checked.bindings[id(subject)].name, 'rows')}[{self.gen(key)}]"
             case nodes.Negate(operand=operand) | nodes.Not(operand=operand):
@@ -168,10 +199,15 @@ class _Generator:
             case nodes.Call(function=function, args=args):
                 return self.applied(expr, [self.gen(arg) for arg in args])
             case nodes.Aggregate(body=body, variable=variable, source=source, filter=condition):
-                loop = f"for v_{variable} in {self.gen(source)}"
+                items = self.gen(source)
+                loop = f"for v_{variable} in {items}"
                 if condition is not None:
                     loop += f" if {self.gen(condition)}"
-                return self.applied(expr, (), body=self.gen(body), loop=loop)
+                code = self.applied(expr, (), body=self.gen(body), loop=loop)
+                empty = self.empty_aggregate(expr)
+                if empty is not None and items.isidentifier():  # most lists of a case are empty: skip the loop
+                    return f"({code} if {items} else {empty})"
+                return code
             case nodes.ListOf(items=items):
                 return "(" + "".join(self.gen(i) + ", " for i in items) + ")"
         raise AssertionError(f"unhandled node {expr!r}")  # pragma: no cover
@@ -187,16 +223,15 @@ def _decision_lines(gen: _Generator, checked: CheckedRuleSet) -> tuple[list[str]
     Each definition is one line, so the line a runtime error is raised on
     names the rule, condition, note or output that raised it (`line_owner`).
     """
-    lines = ["def decide(case):"]
+    lines: list[str] = []
     owner: dict[int, str] = {}
-    for local, key in gen.inputs.values():
-        lines.append(f"    {local} = case[{key}]")
     slots: list[str] = []
     returns: list[str] = []
+    gen.hoists = {}  # case fields read once, at the top
 
     def emit(target: str, definition: Definition, slot: str, as_bool: bool = False):
-        code = gen.gen(definition.expr)
-        lines.append(f"    {target} = {'bool(' + code + ')' if as_bool else code}")
+        # a condition or note is typed bool by the checker: its value is a bool already
+        lines.append(f"    {target} = {gen.gen(definition.expr)}")
         owner[len(lines)] = f"{definition.kind} {definition.name}"
         slots.append(slot)
         returns.append(target)
@@ -219,7 +254,10 @@ def _decision_lines(gen: _Generator, checked: CheckedRuleSet) -> tuple[list[str]
     for i, definition in enumerate(checked.outputs.values()):
         emit(f"o_{i}", definition, f"output:{definition.name}")
     lines.append(f"    return ({', '.join(returns)},)")
-    return lines, owner, slots
+    head = ["def decide(case):"] + [f"    {local} = case[{key}]" for local, key in gen.inputs.values()]
+    head += [f"    {local} = {code}" for code, local in gen.hoists.items()]
+    gen.hoists = None
+    return head + lines, {line + len(head): name for line, name in owner.items()}, slots
 
 
 def _input_check_lines(gen: _Generator, checked: CheckedRuleSet) -> list[str]:
