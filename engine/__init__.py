@@ -8,6 +8,7 @@ Public API:
 
     changes = diff("2019-11-30", "2020-01-01")     # what changed between two versions (ids or dates)
     report = impact("2026-01-31", "2026-02-01", cases)  # which decisions it changes, and why
+    replay = verify(case_dict, stored_decision)     # the same decision again, under the version it names?
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from .core.values import in_engine_context
 
 LANGUAGES = ("en", "nl")
 
-__all__ = ["load_ruleset", "open_rules", "diff", "impact", "Ruleset", "RuleBook", "Case", "Decision", "Reason", "RulesetInfo", "Trace",
+__all__ = ["load_ruleset", "open_rules", "diff", "impact", "verify", "Ruleset", "RuleBook", "Case", "Decision", "Reason", "RulesetInfo", "Trace",
            "CaseError", "CaseProblem", "RulesError", "VersionNotFound", "KmoRulesError", "ArgumentError", "EngineBug",
            "Diagnostic"]
 
@@ -156,3 +157,14 @@ def impact(from_version: str | date, to_version: str | date, cases, *, rules: st
     if isinstance(cases, (str, Path)):
         cases = read_cases(cases)
     return impact_book(open_rules(rules), from_version, to_version, cases)
+
+
+@in_engine_context
+def verify(case, decision, rules: str | Path | None = None):
+    """A case and its stored decision (the contract's dict) -> `Replay`: the case decided again under the version
+    the decision names, its content hash checked against the stored sha256 and every field compared.
+
+    ArgumentError when the decision is not the contract's shape, VersionNotFound when the rules have no such
+    version, CaseError when the case is not valid under it."""
+    from .audit.replay import replay
+    return replay(_cached_book(_folder(rules)), case, decision)

@@ -19,23 +19,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..core.diagnostics import ArgumentError, VersionNotFound
-from ..core.kinds import KINDS
 from ..lang.check import CheckedRuleSet
-from ..lang.printer import canonical, content_hash
+from ..lang.printer import canonical_text, content_hash  # noqa: F401  (canonical_text: part of this module's answer)
 from ..run.evaluate import evaluate_case
 from ..source.versions import bundled_schemas_dir
 
 LANGUAGES = ("en", "nl")  # the languages of messages and explanations
-
-
-def canonical_text(checked: CheckedRuleSet) -> str:
-    """The text whose sha256 is the version's content hash: compact JSON, keys sorted, UTF-8, no newline.
-
-    It is the version's canonical data (`canonical`) with the order of the definitions whose order is
-    meaning (reasons, notes, outputs) under "order"."""
-    data = canonical(checked)
-    data["order"] = {kind.section: list(getattr(checked, kind.section)) for kind in KINDS if kind.ordered}
-    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def text_hash(text: str) -> str:
@@ -107,10 +96,15 @@ def _where(path) -> str:
     return out or "the decision"
 
 
+_JSON_KINDS = {list: "a list", tuple: "a list", str: "a text", int: "a number", float: "a number", bool: "true or false",
+               type(None): "null"}
+
+
 def checked_decision(decision) -> dict:
     """A stored decision as plain JSON data, or ArgumentError saying how it is not the contract's shape."""
     if not isinstance(decision, dict):
-        raise ArgumentError(f"a decision must be a JSON object, not {type(decision).__name__}")
+        raise ArgumentError(f"not a decision of the contract: a decision is a JSON object, not "
+                            f"{_JSON_KINDS.get(type(decision), type(decision).__name__)}")
     try:
         plain = json.loads(json.dumps(decision, ensure_ascii=False, allow_nan=False))
     except (TypeError, ValueError) as error:

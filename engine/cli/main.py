@@ -1,7 +1,8 @@
 """The `kmo-rules` command line: a thin layer over the Python API.
 
 `run(argv, stdin, stdout, stderr) -> exit status` is testable in memory.
-Exit status 0: done (a decision was made, eligible or not); 1: tests failed;
+Exit status 0: done (a decision was made, eligible or not); 1: tests failed, or a
+replayed decision (`verify`) differs;
 2: the input or the rules are invalid (each problem on standard error, by JSON
 path or file:line:col; nothing on standard output).
 """
@@ -58,15 +59,31 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--keep-going", action="store_true",
                           help="for JSON Lines: write an error line for an invalid case and go on (exit 1)")
 
-    versions = commands.add_parser("versions", help="list the versions with their periods and hashes")
+    versions = commands.add_parser(
+        "versions", help="list the versions with their periods and hashes",
+        description="List the versions with their periods and content hashes. The text shortens each sha256 to "
+                    "as many characters as keep it unique (at least 12); --format json has the full hash.")
     versions.add_argument("--rules", type=Path)
-    versions.add_argument("--format", choices=("text", "json"), default="text")
+    versions.add_argument("--format", choices=("text", "json"), default="text",
+                          help="text for a person (default; hashes shortened), json with the full sha256")
 
     show = commands.add_parser("show", help="print the whole ruleset in force on a date, resolved, as YAML")
     show.add_argument("--on", type=_day)
     show.add_argument("--version", dest="version_id")
     show.add_argument("--rules", type=Path)
     show.add_argument("--provenance", action="store_true", help="say which version last changed each item")
+    show.add_argument("--canonical", action="store_true",
+                      help="print exactly the text whose sha256 is the version's hash (no newline at the end): "
+                           "kmo-rules show --on DATE --canonical | sha256sum")
+
+    verify = commands.add_parser(
+        "verify", help="decide a stored decision's case again under the version it names, and compare",
+        description="Replay a stored decision: decide CASE again under the version DECISION names (not the one "
+                    "its date would pick today), check that the rules still hash to its sha256, and compare every "
+                    "field. Exit 0 when identical, 1 listing each difference, 2 when the input is not usable.")
+    verify.add_argument("case", metavar="CASE", help="the case (a JSON or YAML file, or - for standard input)")
+    verify.add_argument("decision", metavar="DECISION", help="the stored decision (a JSON file, as evaluate wrote it)")
+    verify.add_argument("--rules", type=Path, metavar="DIR", help="another rules folder (default: the bundled rules)")
 
     from . import analyst, audit  # commands for analysts (validate, test) and auditors (diff, corpus)
     analyst.add_commands(commands, _HANDLERS)
@@ -297,25 +314,107 @@ def _versions(args, stdout) -> int:
         stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return 0
     stdout.write(f"{book.ruleset_id}: {len(rows)} versions\n")
+    shown = _unique_prefix([row["sha256"] for row in rows])
     for row in rows:
         until = row["effective_until"] or "open"
-        stdout.write(f"{row['version']}  {row['effective_from']} .. {until:<10}  sha256 {row['sha256'][:16]}  "
+        stdout.write(f"{row['version']}  {row['effective_from']} .. {until:<10}  sha256 {row['sha256'][:shown]}  "
                      f"{row['summary']}\n")
     return 0
 
 
-def _show(args, stdout) -> int:
+def _unique_prefix(hashes: list[str], least: int = 12) -> int:
+    """How many leading characters tell every distinct hash apart: at least `least`."""
+    distinct = set(hashes)
+    length = least
+    while length < max(map(len, distinct), default=0) and len({h[:length] for h in distinct}) < len(distinct):
+        length += 1
+    return length
+
+
+def _show(args, stdout, stderr) -> int:
+    if args.canonical and args.provenance:
+        stderr.write("kmo-rules show: --canonical prints the hashed text, which has no provenance\n")
+        return 2
     import yaml
     from ..pipeline import open_rules
     from ..lang.printer import canonical
     book = open_rules(args.rules)
     source = book.source_named(args.version_id) if args.version_id else book.source_on(args.on or date.today())
     built = book.build(source)
+    if args.canonical:
+        from ..audit.replay import checked_text
+        stdout.write(checked_text(built.checked))  # byte for byte what is hashed: no newline at the end
+        return 0
     data = canonical(built.checked, with_provenance=args.provenance)
     data["sha256"] = built.info.sha256
     stdout.write(f"# {source.ruleset} {source.version}, resolved from {', '.join(source.history)}\n")
     stdout.write(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110))
     return 0
+
+
+MAX_DECISION_BYTES = 50_000_000  # a decision with its explanation is larger than a case
+
+
+def _read_decision(name: str) -> object:
+    """The stored decision of a JSON file, or a problem naming the file."""
+    import os
+    import stat
+    try:
+        info = os.stat(name)
+        if not stat.S_ISREG(info.st_mode):
+            what = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise _FileProblem(f"{name}: cannot read: {what}")
+        if info.st_size > MAX_DECISION_BYTES:
+            raise _FileProblem(f"{name}: cannot read: larger than {MAX_DECISION_BYTES:,} bytes")
+        with open(name, "rb") as handle:
+            data = handle.read(MAX_DECISION_BYTES + 1)
+    except OSError as error:
+        raise _FileProblem(f"{name}: cannot read: {(error.strerror or str(error)).lower()}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _FileProblem(f"{name}: not UTF-8 text (byte {error.start + 1})") from None
+    if not text.strip():
+        raise _FileProblem(f"{name}: the decision is empty")
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        reason = getattr(error, "msg", str(error))
+        where = f" at line {error.lineno}, column {error.colno}" if hasattr(error, "lineno") else ""
+        raise _FileProblem(f"{name}: not JSON{where}: {reason}") from None
+
+
+def _verify(args, stdin, stdout, stderr) -> int:
+    from ..core.diagnostics import ArgumentError
+    from ..audit.replay import replay
+    from ..pipeline import open_rules
+    shown = "<stdin>" if args.case == "-" else args.case
+    try:
+        stored = _read_decision(args.decision)
+        raw = _read_case(args.case, stdin)
+    except _FileProblem as error:
+        stderr.write(f"kmo-rules: {error}\n")
+        return 2
+    book = open_rules(args.rules)
+    try:
+        result = replay(book, raw, stored)
+    except ArgumentError as error:
+        stderr.write(f"kmo-rules: {args.decision}: {error}\n")
+        return 2
+    except VersionNotFound as error:
+        stderr.write(f"kmo-rules: {args.decision}: {error}\n")
+        return 2
+    except CaseError as error:
+        stderr.write("".join(f"{shown}: {p}\n" for p in error.problems))
+        return 2
+    if result.identical:
+        stdout.write(f"{result}\n")
+        return 0
+    count = len(result.differences)
+    stdout.write(f"different: {count} field{'s' if count != 1 else ''} of the decision made again under version "
+                 f"{result.version} {'differ' if count != 1 else 'differs'} from the stored one\n")
+    stdout.write("".join(f"  {d}\n" for d in result.differences))
+    return 1
 
 
 @in_engine_context
@@ -365,7 +464,8 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
 _HANDLERS = {
     "evaluate": _evaluate,
     "versions": lambda args, stdin, stdout, stderr: _versions(args, stdout),
-    "show": lambda args, stdin, stdout, stderr: _show(args, stdout),
+    "show": lambda args, stdin, stdout, stderr: _show(args, stdout, stderr),
+    "verify": lambda args, stdin, stdout, stderr: _verify(args, stdin, stdout, stderr),
 }
 
 

@@ -60,7 +60,9 @@ class Duration:
 
 def add_duration(day: date, span: Duration) -> date:
     """Add years and months first (29 Feb -> 28 Feb when needed), then days."""
-    if span.years or span.months:
+    if span.years and not span.months and (day.month != 2 or day.day != 29):
+        day = day.replace(year=day.year + span.years)  # whole years from any day but 29 February
+    elif span.years or span.months:
         month_index = day.month - 1 + span.months + 12 * span.years
         year, month = day.year + month_index // 12, month_index % 12 + 1
         last = calendar.monthrange(year, month)[1]

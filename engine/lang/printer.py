@@ -208,13 +208,18 @@ def canonical(checked: CheckedRuleSet, with_provenance: bool = False) -> dict:
 _SHOWN_DEFINITIONS = tuple(kind for kind in SHOWN if kind in EXPRESSION_KINDS)  # rules, input checks, ...
 
 
-def content_hash(checked: CheckedRuleSet) -> str:
-    """sha256 of the canonical content: the same rules always give the same hash.
+def canonical_text(checked: CheckedRuleSet) -> str:
+    """The text whose sha256 is the version's content hash: compact JSON, keys sorted, UTF-8, no newline.
 
     Key order is layout, except where order is meaning: reasons and notes come
-    out in the order of their conditions and notes, fields in the order of outputs.
+    out in the order of their conditions and notes, fields in the order of
+    outputs, so that order is written under "order".
     """
     data = canonical(checked)
     data["order"] = {kind.section: list(getattr(checked, kind.section)) for kind in KINDS if kind.ordered}
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_hash(checked: CheckedRuleSet) -> str:
+    """sha256 of the canonical text: the same rules always give the same hash (`show --canonical | sha256sum`)."""
+    return hashlib.sha256(canonical_text(checked).encode("utf-8")).hexdigest()
