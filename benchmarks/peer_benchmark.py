@@ -12,7 +12,7 @@ de_minimis_3y) and returns eligible, size, rate, eligible_cost and subsidy.
 
 Method:
 - Zen loads the graph once (`ZenDecisionContent`, and a `ZenEngine` whose
-  loader returns it); each call is `engine.run.evaluate(key, flat)["result"]`.
+  loader returns it); each call is `engine.evaluate(key, flat)["result"]`.
 - The engine maps each flat case onto the contract's case, as a caller would,
   inside the timed region: NACE 62.010, application 2024-06-10, start
   2024-06-05, no end date; `kmo_aid_this_year` as a kmo-portefeuille aid
@@ -258,7 +258,7 @@ def _zen_side(graph_text: str):
     import zen
     content = zen.ZenDecisionContent(graph_text)
     engine = zen.ZenEngine({"loader": lambda key: content})
-    evaluate = engine.run.evaluate
+    evaluate = engine.evaluate
 
     def decide(flat):
         r = evaluate(GRAPH_KEY, flat)["result"]

@@ -1,12 +1,14 @@
 """The whole engine, stage after stage. Read this file first.
 
-    rule files --load--> RuleFile --versions--> RuleSource (one per version)
-               --parse--> ParsedRuleSet --check--> CheckedRuleSet
-               --compile--> CompiledRuleSet --evaluate(case)--> Decision
+    rule files --source.versions--> RuleSource (one per version, change files applied)
+               --lang.parsed-->     ParsedRuleSet (typed definitions; no YAML past here)
+               --lang.check-->      CheckedRuleSet (names resolved, types proved, an order found)
+               --run.compile-->     CompiledRuleSet (one Python function per version)
+    raw case   --source.case-->     Case --run.evaluate--> Decision (+ trace from run.interpret)
 
-`RuleBook` holds every version of a rules folder, resolved, and builds each
-one (parse, check, compile) the first time it is needed. The CLI, the tests,
-`diff` and `validate` all go through here.
+`build_version` is that chain for one version; `RuleBook` holds every version
+of a rules folder, resolved, and builds each the first time it is needed.
+The CLI, the tests, `diff` and `validate` all go through here.
 """
 from __future__ import annotations
 

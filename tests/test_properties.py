@@ -5,7 +5,8 @@ seed), then up to four mutations: a field set to a hostile value (huge or
 tiny numbers, other scripts' digits, -0, text, lists, nulls), a field
 removed, or an unknown field added. Whatever comes in, the engine answers
 with a decision or with its own input errors, never anything else; the
-decision is the same through every door; and the amounts obey the contract.
+decision is the same through every door (and the reference interpreter
+agrees with the compiled function on it); and the amounts obey the contract.
 
 CI runs a fixed number of derandomised examples; a longer campaign:
 KMO_RULES_PROPERTY_EXAMPLES=20000 pytest tests/test_properties.py
@@ -27,6 +28,7 @@ from corpus import generate_cases, year_spec
 from engine import CaseError, KmoRulesError, RulesError, open_rules
 from engine.cli import run
 from engine.run.evaluate import evaluate_case
+from engine.run.interpret import interpret
 
 EXAMPLES = int(os.environ.get("KMO_RULES_PROPERTY_EXAMPLES", "120"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, derandomize=EXAMPLES <= 1000,
@@ -99,6 +101,8 @@ def _through_api(case):
         ruleset = BOOK.on(day) if day else BOOK.on(date(2024, 6, 10))
         decision = evaluate_case(ruleset.compiled, ruleset.info, copy.deepcopy(case))
         explained = evaluate_case(ruleset.compiled, ruleset.info, copy.deepcopy(case), explain=True, lang="nl")
+        values = ruleset.checked.case_model.case(copy.deepcopy(case)).values  # both evaluators agree
+        assert interpret(ruleset.checked, values) == dict(zip(ruleset.compiled.slots, ruleset.compiled.decide(values)))
     except RulesError as error:  # the rules are valid: no valid case may make them fail
         raise AssertionError(f"a rule failed on a case: {error}") from None
     except KmoRulesError as error:
