@@ -387,120 +387,160 @@ def _unknown(kind: str, name: str, known, span: Span, previous: str, problems: l
                       span, hint)
 
 
+class _Change:
+    """One change file being applied to the version it follows: what it may touch, and a method per verb."""
+
+    def __init__(self, base: RuleSource, vf: VersionFile, problems: list[Diagnostic]):
+        self.base, self.vf, self.problems = base, vf, problems
+        self.rule_file, self.version = vf.rule_file, vf.version
+        self.parameters = dict(base.parameters)
+        self.tables = dict(base.tables)
+        self.table_rows = dict(base.table_rows)  # a table's rows are copied only when this version changes them
+        self.copied: set[str] = set()
+        self.sections = {"rules": _Ordered(base.rules), "conditions": _Ordered(base.conditions),
+                         "notes": _Ordered(base.notes), "input_checks": _Ordered(base.input_checks),
+                         "outputs": _Ordered(base.outputs)}
+
+    def unknown(self, kind: str, name: str, known, span: Span) -> None:
+        self.problems.append(_unknown(kind, name, known, span, self.base.version, self.problems))
+
+    def exists(self, message: str, span: Span) -> None:
+        self.problems.append(Diagnostic("change-exists", message, span))
+
+    def item(self, name: str, entry, value: PosDict, span: Span) -> Item:
+        return Item(name, entry, span, self.rule_file.text, self.version, value.value_locs[name])
+
+    def rows_to_change(self, name: str) -> dict:
+        if name not in self.copied:
+            self.table_rows[name] = dict(self.table_rows[name])
+            self.copied.add(name)
+        return self.table_rows[name]
+
+    # -- one method per verb; `value` is what the change file writes under it, `span_of(name)` where
+    def set_parameters(self, value, span_of, add: bool = False) -> None:
+        for name, leaf in value.items():
+            if not add and name not in self.parameters:
+                self.unknown("parameter", name, self.parameters, span_of(name))
+            elif add and name in self.parameters:
+                self.exists(f"the parameter '{name}' already exists in version {self.base.version}; "
+                            "use set_parameters to change it", span_of(name))
+            else:
+                self.parameters[name] = self.item(name, leaf, value, span_of(name))
+
+    def add_parameters(self, value, span_of) -> None:
+        self.set_parameters(value, span_of, add=True)
+
+    def remove_parameters(self, value, span_of) -> None:
+        for i, name in enumerate(value):
+            if self.parameters.pop(str(name), None) is None:
+                self.unknown("parameter", str(name), self.parameters, value.value_locs[i].span)
+
+    def add_tables(self, value, span_of) -> None:
+        for name, table in value.items():
+            if name in self.tables:
+                self.exists(f"the table '{name}' already exists in version {self.base.version}", span_of(name))
+                continue
+            self.tables[name] = self.item(name, table, value, span_of(name))
+            self.table_rows[name] = _rows_of(table, self.version, self.rule_file.text)
+            self.copied.add(name)
+
+    def remove_tables(self, value, span_of) -> None:
+        for i, name in enumerate(value):
+            if self.tables.pop(str(name), None) is None:
+                self.unknown("table", str(name), self.tables, value.value_locs[i].span)
+            self.table_rows.pop(str(name), None)
+
+    def table_rows_(self, value, span_of) -> None:
+        for name, edit in value.items():
+            if name not in self.tables:
+                self.unknown("table", name, self.tables, span_of(name))
+                continue
+            rows = self.rows_to_change(name)
+            for op, entries in edit.items():
+                if op == "remove":
+                    self.remove_rows(name, rows, entries)
+                elif op != "source":
+                    self.add_or_set_rows(name, rows, op, entries)
+            if "source" in edit:
+                self.tables[name] = replace(self.tables[name], changed_in=self.version)
+
+    def remove_rows(self, name: str, rows: dict, entries) -> None:
+        for i, row_key in enumerate(entries):
+            if rows.pop(str(row_key), None) is None:
+                self.unknown(f"row of table {name}", str(row_key), rows, entries.value_locs[i].span)
+
+    def add_or_set_rows(self, name: str, rows: dict, op: str, entries) -> None:
+        listed = entries.items() if isinstance(entries, PosDict) else ((k, None) for k in entries)
+        for i, (row_key, row) in enumerate(listed):
+            row_key = str(row_key)
+            at = entries.key_spans[row_key] if isinstance(entries, PosDict) else entries.value_locs[i].span
+            if op == "add" and row_key in rows:
+                self.exists(f"table {name} already has the row '{row_key}'", at)
+            elif op == "set" and row_key not in rows:
+                self.unknown(f"row of table {name}", row_key, rows, at)
+            else:
+                rows[row_key] = Row(row_key, row, at, self.version, self.rule_file.text)
+
+    def definitions(self, verb: str, section_name: str, value, span_of) -> None:
+        """add_/replace_/set_/remove_ rules, conditions, notes, input_checks or outputs."""
+        section = self.sections[section_name]
+        kind = section_name.rstrip("s").replace("_", " ")
+        if verb == "remove":
+            for i, name in enumerate(value):
+                if section.pop(str(name), None) is None:
+                    self.unknown(kind, str(name), section, value.value_locs[i].span)
+            return
+        for name, entry in value.items():
+            exists = name in section
+            if verb in ("replace", "set") and not exists:
+                self.unknown(kind, name, section, span_of(name))
+            elif verb == "add" and exists:
+                self.exists(f"the {kind} '{name}' already exists in version {self.base.version}; "
+                            f"use replace_{section_name} to change it", span_of(name))
+            else:
+                self.place(section, kind, name, self.item(name, entry, value, span_of(name)),
+                           entry.get("after") if verb == "add" and isinstance(entry, PosDict) else None, entry)
+
+    def place(self, section: "_Ordered", kind: str, name: str, item: Item, after, entry) -> None:
+        if after is None:
+            section.set(name, item)
+        elif after not in section:
+            self.unknown(kind, str(after), section, entry.value_locs["after"].span)
+            section.set(name, item)
+        else:
+            section.insert_after(name, item, after)
+
+    def result(self, until: date | None) -> RuleSource:
+        doc, sections = self.rule_file.doc, self.sections
+        return RuleSource(
+            ruleset=self.base.ruleset, version=self.version, effective_from=self.vf.effective_from,
+            effective_until=until, summary=str(doc.get("summary", "")), source=str(doc.get("source", "")),
+            follows=self.vf.follows, file=self.rule_file.path, case_schema=self.base.case_schema,
+            assumptions=tuple(str(a) for a in doc.get("assumptions") or ()),
+            parameters=self.parameters, tables=self.tables, table_rows=self.table_rows,
+            rules=sections["rules"].as_dict(), conditions=sections["conditions"].as_dict(),
+            notes=sections["notes"].as_dict(), input_checks=sections["input_checks"].as_dict(),
+            outputs=sections["outputs"].as_dict(), history=self.base.history + (self.version,),
+        )
+
+
+_VERBS = {"set_parameters": _Change.set_parameters, "add_parameters": _Change.add_parameters,
+          "remove_parameters": _Change.remove_parameters, "add_tables": _Change.add_tables,
+          "remove_tables": _Change.remove_tables, "table_rows": _Change.table_rows_}
+
+
 def _apply(base: RuleSource, vf: VersionFile, until: date | None, problems: list[Diagnostic]) -> RuleSource:
     """A change file applied to the version it follows -> the new version."""
-    doc, rf, version = vf.rule_file.doc, vf.rule_file, vf.version
-    changes = doc.get("changes") or PosDict()
-    parameters = dict(base.parameters)
-    tables = dict(base.tables)
-    table_rows = dict(base.table_rows)  # a table's rows are copied only when this version changes them
-    copied: set[str] = set()
-
-    def rows_to_change(name: str) -> dict:
-        if name not in copied:
-            table_rows[name] = dict(table_rows[name])
-            copied.add(name)
-        return table_rows[name]
-    sections = {"rules": _Ordered(base.rules), "conditions": _Ordered(base.conditions),
-                "notes": _Ordered(base.notes), "input_checks": _Ordered(base.input_checks),
-                "outputs": _Ordered(base.outputs)}
-
+    changes = vf.rule_file.doc.get("changes") or PosDict()
+    change = _Change(base, vf, problems)
     for key, value in changes.items():
         span_of = (lambda name, key=key: changes[key].key_spans[name]) if isinstance(value, PosDict) else None
-        if key in ("set_parameters", "add_parameters"):
-            for name, leaf in value.items():
-                exists = name in parameters
-                if key == "set_parameters" and not exists:
-                    problems.append(_unknown("parameter", name, parameters, span_of(name), base.version, problems))
-                elif key == "add_parameters" and exists:
-                    problems.append(Diagnostic("change-exists", f"the parameter '{name}' already exists in version "
-                                               f"{base.version}; use set_parameters to change it", span_of(name)))
-                else:
-                    parameters[name] = Item(name, leaf, span_of(name), rf.text, version, value.value_locs[name])
-        elif key == "remove_parameters":
-            for i, name in enumerate(value):
-                if parameters.pop(str(name), None) is None:
-                    problems.append(_unknown("parameter", str(name), parameters, value.value_locs[i].span, base.version, problems))
-        elif key == "add_tables":
-            for name, table in value.items():
-                if name in tables:
-                    problems.append(Diagnostic("change-exists", f"the table '{name}' already exists in version {base.version}",
-                                               span_of(name)))
-                    continue
-                tables[name] = Item(name, table, span_of(name), rf.text, version, value.value_locs[name])
-                table_rows[name] = _rows_of(table, version, rf.text)
-                copied.add(name)
-        elif key == "remove_tables":
-            for i, name in enumerate(value):
-                if tables.pop(str(name), None) is None:
-                    problems.append(_unknown("table", str(name), tables, value.value_locs[i].span, base.version, problems))
-                table_rows.pop(str(name), None)
-        elif key == "table_rows":
-            for name, edit in value.items():
-                if name not in tables:
-                    problems.append(_unknown("table", name, tables, span_of(name), base.version, problems))
-                    continue
-                rows = rows_to_change(name)
-                for op, entries in edit.items():
-                    if op == "source":
-                        continue
-                    if op == "remove":
-                        for i, row_key in enumerate(entries):
-                            if rows.pop(str(row_key), None) is None:
-                                problems.append(_unknown(f"row of table {name}", str(row_key), rows,
-                                                         entries.value_locs[i].span, base.version, problems))
-                        continue
-                    listed = entries.items() if isinstance(entries, PosDict) else ((k, None) for k in entries)
-                    for i, (row_key, row) in enumerate(listed):
-                        row_key = str(row_key)
-                        at = entries.key_spans[row_key] if isinstance(entries, PosDict) else entries.value_locs[i].span
-                        if op == "add" and row_key in rows:
-                            problems.append(Diagnostic("change-exists", f"table {name} already has the row '{row_key}'", at))
-                        elif op == "set" and row_key not in rows:
-                            problems.append(_unknown(f"row of table {name}", row_key, rows, at, base.version, problems))
-                        else:
-                            rows[row_key] = Row(row_key, row, at, version, rf.text)
-                if "source" in edit:
-                    old = tables[name]
-                    tables[name] = replace(old, changed_in=version)
+        if key in _VERBS:
+            _VERBS[key](change, value, span_of)
         else:
             verb, _, section_name = key.partition("_")
-            section = sections[section_name]
-            kind = section_name.rstrip("s").replace("_", " ")
-            if verb == "remove":
-                for i, name in enumerate(value):
-                    if section.pop(str(name), None) is None:
-                        problems.append(_unknown(kind, str(name), section, value.value_locs[i].span, base.version, problems))
-                continue
-            for name, entry in value.items():
-                exists = name in section
-                if verb in ("replace", "set") and not exists:
-                    problems.append(_unknown(kind, name, section, span_of(name), base.version, problems))
-                    continue
-                if verb == "add" and exists:
-                    problems.append(Diagnostic("change-exists", f"the {kind} '{name}' already exists in version "
-                                               f"{base.version}; use replace_{section_name} to change it", span_of(name)))
-                    continue
-                item = Item(name, entry, span_of(name), rf.text, version, value.value_locs[name])
-                after = entry.get("after") if isinstance(entry, PosDict) else None
-                if verb == "add" and after is not None:
-                    if after not in section:
-                        problems.append(_unknown(kind, str(after), section, entry.value_locs["after"].span, base.version, problems))
-                        section.set(name, item)
-                    else:
-                        section.insert_after(name, item, after)
-                else:
-                    section.set(name, item)
-    return RuleSource(
-        ruleset=base.ruleset, version=version, effective_from=vf.effective_from, effective_until=until,
-        summary=str(doc.get("summary", "")), source=str(doc.get("source", "")), follows=vf.follows, file=rf.path,
-        case_schema=base.case_schema,
-        assumptions=tuple(str(a) for a in doc.get("assumptions") or ()),
-        parameters=parameters, tables=tables, table_rows=table_rows, rules=sections["rules"].as_dict(),
-        conditions=sections["conditions"].as_dict(), notes=sections["notes"].as_dict(),
-        input_checks=sections["input_checks"].as_dict(), outputs=sections["outputs"].as_dict(),
-        history=base.history + (version,),
-    )
+            change.definitions(verb, section_name, value, span_of)
+    return change.result(until)
 
 
 def resolve_versions(versions: list[VersionFile]) -> tuple[list[RuleSource], list[Diagnostic]]:
