@@ -79,6 +79,12 @@ def test_without_keep_going_the_first_bad_case_stops_the_run_with_exit_2():
     assert "line 4: enterprise.legal_form: is required" in err
 
 
+def test_a_bad_case_early_in_a_long_batch_on_two_jobs_stops_the_run_cleanly():
+    lines = [BAD] + LINES * 20
+    status, out, err = cli("evaluate", "-", "--jobs", "2", stdin="\n".join(lines))
+    assert status == 2 and out == "" and "line 1: enterprise.legal_form: is required" in err
+
+
 def test_a_line_that_is_not_json_is_an_error_line():
     status, out, _ = cli("evaluate", "-", "--keep-going", "--jobs", "1", stdin=LINES[0] + "\n{oops\n" + LINES[1])
     assert status == 1

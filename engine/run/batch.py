@@ -132,8 +132,8 @@ def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = F
         for number, text in numbered:
             yield decide_line(book, number, text, explain, lang, on.isoformat() if on else None)
         return
-    with _pool(jobs, book, explain, lang, on.isoformat() if on else None) as pool:
-        yield from _in_order(pool, _decide_chunk, _chunks(numbered, CHUNK), jobs)
+    pool = _pool(jobs, book, explain, lang, on.isoformat() if on else None)
+    yield from _closing(pool, _in_order(pool, _decide_chunk, _chunks(numbered, CHUNK), jobs))
 
 
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
@@ -149,10 +149,13 @@ def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bo
     else:
         pool = _pool(jobs, book, explain, lang, on)
         results = _closing(pool, _in_order(pool, _decide_cases, _chunks(cases, CHUNK), jobs))
-    for result in results:
-        if isinstance(result, KmoRulesError) and not keep_going:
-            raise result
-        yield result
+    try:
+        for result in results:
+            if isinstance(result, KmoRulesError) and not keep_going:
+                raise result
+            yield result
+    finally:
+        results.close()  # a pool behind it shuts down now, not whenever the generator is collected
 
 
 def _safe(book, case, explain, lang, on):
@@ -163,10 +166,20 @@ def _safe(book, case, explain, lang, on):
 
 
 def _closing(pool, results: Iterator) -> Iterator:
+    """Results from a pool, which is shut down however the caller stops: when done or closed early, the few
+    chunks still in flight finish and the workers exit (terminating instead can leave a full pipe, and a
+    handler thread, blocked for ever); on an error or an interrupt, the workers are stopped at once."""
     try:
         yield from results
-    finally:
+    except GeneratorExit:
+        pool.close()
+        pool.join()
+        raise
+    except BaseException:
         pool.terminate()
+        raise
+    else:
+        pool.close()
         pool.join()
 
 
