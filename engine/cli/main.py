@@ -120,35 +120,39 @@ class _Already:
         return self.text[:limit]
 
 
-def _case_text(name: str, stdin) -> str:
-    """The text of a case file (or of standard input), bounded in size; regular files only."""
+def _file_text(name: str, limit: int, what: str) -> str:
+    """The UTF-8 text of a file the user named: regular files only, at most `limit` bytes; or a problem
+    that names the file (never a traceback, never a hang on a FIFO or /dev/zero)."""
     import os
     import stat
+    try:
+        info = os.stat(name)
+        if stat.S_ISDIR(info.st_mode):
+            raise _FileProblem(f"{name}: cannot read: it is a folder, not a {what} file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _FileProblem(f"{name}: cannot read: not a regular file")
+        if info.st_size > limit:
+            raise _FileProblem(f"{name}: cannot read: larger than {limit:,} bytes")
+        with open(name, "rb") as handle:
+            data = handle.read(limit + 1)
+    except OSError as error:
+        raise _FileProblem(f"{name}: cannot read: {(error.strerror or str(error)).lower()}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _FileProblem(f"{name}: not UTF-8 text (byte {error.start + 1})") from None
+
+
+def _case_text(name: str, stdin) -> str:
+    """The text of a case file (or of standard input), bounded in size; regular files only."""
     if name == "-":
         text = stdin.read(MAX_CASE_BYTES + 1)
-    else:
-        try:
-            info = os.stat(name)
-            if stat.S_ISDIR(info.st_mode):
-                raise _FileProblem(f"{name}: cannot read: it is a folder, not a case file")
-            if not stat.S_ISREG(info.st_mode):
-                raise _FileProblem(f"{name}: cannot read: not a regular file")
-            if info.st_size > MAX_CASE_BYTES:
-                raise _FileProblem(f"{name}: cannot read: larger than {MAX_CASE_BYTES:,} bytes")
-            with open(name, "rb") as handle:
-                data = handle.read(MAX_CASE_BYTES + 1)
-        except OSError as error:
-            reason = (error.strerror or str(error)).lower()
-            raise _FileProblem(f"{name}: cannot read: {reason}") from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise _FileProblem(f"{name}: not UTF-8 text (byte {error.start + 1})") from None
-    if name == "-":
         try:
             text.encode("utf-8")
         except UnicodeEncodeError:  # standard input decoded with surrogateescape
             raise _FileProblem("<stdin>: not UTF-8 text") from None
+    else:
+        text = _file_text(name, MAX_CASE_BYTES, "case")
     if len(text) > MAX_CASE_BYTES:
         raise _FileProblem(f"{'<stdin>' if name == '-' else name}: larger than {MAX_CASE_BYTES:,} bytes")
     if not text.strip():
@@ -206,6 +210,7 @@ def _utf8_lines(lines, name: str):
 
 
 def _case_text_checks(name: str) -> None:
+    """A JSON Lines file must be a regular file we can open; its lines are then read as they come."""
     import os
     import stat
     try:
@@ -357,23 +362,7 @@ MAX_DECISION_BYTES = 50_000_000  # a decision with its explanation is larger tha
 
 def _read_decision(name: str) -> object:
     """The stored decision of a JSON file, or a problem naming the file."""
-    import os
-    import stat
-    try:
-        info = os.stat(name)
-        if not stat.S_ISREG(info.st_mode):
-            what = "it is a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise _FileProblem(f"{name}: cannot read: {what}")
-        if info.st_size > MAX_DECISION_BYTES:
-            raise _FileProblem(f"{name}: cannot read: larger than {MAX_DECISION_BYTES:,} bytes")
-        with open(name, "rb") as handle:
-            data = handle.read(MAX_DECISION_BYTES + 1)
-    except OSError as error:
-        raise _FileProblem(f"{name}: cannot read: {(error.strerror or str(error)).lower()}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise _FileProblem(f"{name}: not UTF-8 text (byte {error.start + 1})") from None
+    text = _file_text(name, MAX_DECISION_BYTES, "decision")
     if not text.strip():
         raise _FileProblem(f"{name}: the decision is empty")
     try:
