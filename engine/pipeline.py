@@ -20,13 +20,16 @@ from pathlib import Path
 from .source.case import CaseSchemaError, case_model
 from .lang.check import CheckedRuleSet, check_ruleset
 from .run.compile import CompiledRuleSet, compile_ruleset
-from .core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, VersionNotFound
+from .core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, SchemeNotFound, VersionNotFound
 from .run.evaluate import RulesetInfo
 from .lang.parsed import parse_ruleset
 from .lang.printer import content_hash
 from .source.source import RuleSource
 from .core.span import Span
-from .source.versions import bundled_rules_dir, bundled_schemas_dir, read_versions, resolve_versions, shown_path
+from .source.catalog import Catalog, SchemeSpec, read_catalog
+from .source.compose import compose_timeline
+from .source.versions import (bundled_rules_dir, bundled_schemas_dir, owner, read_versions, resolve_versions,
+                              shown_path)
 
 
 @dataclass
@@ -64,16 +67,16 @@ def build_version(source: RuleSource) -> tuple[Built | None, list[Diagnostic]]:
         return None, _sorted(problems)
     compiled = compile_ruleset(checked)                        # AST -> one Python function
     info = RulesetInfo(source.ruleset, source.version, source.effective_from, source.effective_until,
-                       content_hash(checked))
+                       content_hash(checked), source.parts)
     return Built(source, checked, compiled, info, tuple(problems)), []
 
 
-VERSION_FIELD = "application_date"  # the case field whose date picks the version
-
-
-def _case_day(case) -> date | None:
-    """The date that picks a case's version, or None when it has none that is valid."""
-    value = case.get(VERSION_FIELD) if isinstance(case, Mapping) else None
+def _case_day(case, field: str) -> date | None:
+    """The date that picks a case's version (the scheme's `version_field`), or None when it has none that is
+    valid."""
+    value = case
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and len(value) == 10 and value.isascii() and value[:4].isdigit():
@@ -86,15 +89,27 @@ def _case_day(case) -> date | None:
 
 @dataclass
 class RuleBook:
-    """Every version of one rules folder, resolved; each built on first use."""
+    """Every version of one scheme of a rules folder, resolved with the modules it imports; each built on
+    first use."""
 
     rules_dir: Path
     sources: list[RuleSource]
+    scheme: SchemeSpec | None = None
     _built: dict[str, Built] = field(default_factory=dict, repr=False)
 
     @property
     def ruleset_id(self) -> str:
-        return self.sources[0].ruleset
+        return self.scheme.id if self.scheme is not None else self.sources[0].ruleset
+
+    @property
+    def version_field(self) -> str | None:
+        """The case field whose date picks the version, as the scheme declares it."""
+        return self.scheme.version_field if self.scheme is not None else None
+
+    @property
+    def folder(self) -> Path:
+        """The scheme's own folder (its version files and tests)."""
+        return self.scheme.folder if self.scheme is not None else self.rules_dir
 
     def source_on(self, day: date) -> RuleSource:
         for source in reversed(self.sources):
@@ -160,7 +175,12 @@ class RuleBook:
         """The version in force on a case's own date; when the date is missing or wrong, or no version is
         in force on it, a CaseError with that problem and every other one the latest version finds."""
         from .run.evaluate import check_case
-        day = _case_day(case)
+        field_name = self.version_field
+        if field_name is None:
+            raise VersionNotFound(f"the scheme {self.ruleset_id} does not say which case field picks its version "
+                                  "(version_field in its scheme.yaml): name the date (--on DATE, or on=...)")
+        at = tuple(field_name.split("."))
+        day = _case_day(case, field_name)
         problem = None
         if day is None:
             problem = None  # the validator says what is wrong with the date
@@ -168,26 +188,28 @@ class RuleBook:
             try:
                 return self.on(day)
             except VersionNotFound as error:
-                problem = CaseProblem((VERSION_FIELD,), str(error))
+                problem = CaseProblem(at, str(error))
         found = [problem] if problem else []
         try:
             check_case(self.build(self.sources[-1]).compiled, case, source)
         except CaseError as error:
-            found += [p for p in error.problems if not (problem and p.path[:1] == (VERSION_FIELD,))]
-        if not found:  # pragma: no cover - a date the validator accepts always picks a version or fails above
-            found = [CaseProblem((VERSION_FIELD,), "must be a date YYYY-MM-DD")]
+            found += [p for p in error.problems if not (problem and p.path[:len(at)] == at)]
+        if not found:
+            found = [CaseProblem(at, "must be a date YYYY-MM-DD")]
         raise CaseError(found, source)
 
     def __reduce__(self):
-        """A book travels to another process as the folder it was opened from."""
-        return (open_rules, (self.rules_dir,))
+        """A book travels to another process as the folder it was opened from and the scheme's id."""
+        return (open_rules, (self.rules_dir, self.scheme.id if self.scheme is not None else None))
 
 
-def folder_digest(folder: Path) -> str:
-    """A digest of every rule, test and schema file under a folder and of the bundled schemas, by content."""
+def folder_digest(folder: Path, with_schemas: bool = True) -> str:
+    """A digest of every rule, test and schema file under a folder and of the bundled schemas (and modules),
+    by content."""
     import hashlib
     digest = hashlib.sha256()
-    for base in (folder, bundled_schemas_dir()):
+    bases = (folder, bundled_schemas_dir(), bundled_rules_dir() / "modules") if with_schemas else (folder,)
+    for base in bases:
         if not base.is_dir():
             continue
         for path in sorted(base.rglob("*")):
@@ -221,42 +243,123 @@ def _file_digest(path: Path) -> bytes | None:
     return digest
 
 
-def open_rules(rules_dir: Path | str | None = None) -> RuleBook:
-    """A rules folder -> its RuleBook; raises RulesError when the files or the timeline are wrong."""
+def _errors(problems) -> bool:
+    return any(p.severity == "error" for p in problems)
+
+
+def open_catalog(rules_dir: Path | str | None = None) -> Catalog:
+    """A rules folder -> its catalog of schemes and modules; raises RulesError when a scheme.yaml is wrong."""
     folder = Path(rules_dir) if rules_dir is not None else bundled_rules_dir()
     if not folder.is_dir():
         raise RulesError([Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))])
-    versions, problems = read_versions(folder)                 # YAML -> RuleFiles, ordered by date
-    if any(p.severity == "error" for p in problems):
+    catalog, problems = read_catalog(folder, bundled_rules_dir(), bundled_schemas_dir())
+    if _errors(problems):
         raise RulesError(_sorted(problems))
-    sources, problems = resolve_versions(versions)             # change files applied in order
-    if problems:
-        raise RulesError(_sorted(problems))
-    return RuleBook(folder, sources)
+    return catalog
 
 
-def validate_rules(rules_dir: Path | str | None = None, *, more=None,
-                   name_versions: bool = False) -> list[Diagnostic]:
-    """Every problem of every version of a rules folder (errors and warnings), without raising.
+def scheme_sources(spec: SchemeSpec, catalog: Catalog) -> tuple[list[RuleSource], list[Diagnostic], bool]:
+    """A scheme's version files and the modules it imports -> its resolved versions, day by day, with every
+    problem found; the flag says whether its own timeline was sound (its tests can be checked)."""
+    versions, problems = read_versions(spec.folder, "ruleset", spec.root)   # YAML -> RuleFiles, ordered by date
+    if _errors(problems):
+        return [], problems, False
+    sources, resolve_problems = resolve_versions(versions)                  # change files applied in order
+    problems = list(problems) + list(resolve_problems)
+    if spec.file is not None and sources and sources[0].ruleset != spec.id:
+        problems.append(Diagnostic("scheme-id", f"the version files say 'ruleset: {sources[0].ruleset}', but "
+                                   f"{spec.file} declares the scheme '{spec.id}'", Span(sources[0].file, 1, 1),
+                                   f"write ruleset: {spec.id}"))
+    timeline_ok = not _errors(problems)
+    modules: dict[str, list[RuleSource]] = {}
+    for module_id in dict.fromkeys(str(item.data.get("module")) for source in sources
+                                   for item in source.imports.values() if hasattr(item.data, "get")):
+        if module_id in catalog.modules:
+            modules[module_id], module_problems = module_sources(catalog, module_id)
+            problems += module_problems
+    composed, compose_problems = compose_timeline(sources, modules, spec.languages)  # modules in, by date
+    return composed, problems + compose_problems, timeline_ok
+
+
+_MODULES: dict[tuple, tuple[list[RuleSource], list[Diagnostic]]] = {}
+
+
+def module_sources(catalog: Catalog, module_id: str) -> tuple[list[RuleSource], list[Diagnostic]]:
+    """A shared module's resolved versions (read once per content of its folder)."""
+    folder, root = catalog.modules[module_id]
+    key = (str(folder), folder_digest(folder, with_schemas=False))
+    if key not in _MODULES:
+        versions, problems = read_versions(folder, "module", root)
+        sources, more = resolve_versions(versions) if not _errors(problems) else ([], [])
+        problems = list(problems) + list(more)
+        if sources and sources[0].ruleset != module_id:
+            problems.append(Diagnostic("module-id", f"the module's files say 'module: {sources[0].ruleset}', but its "
+                                       f"folder is {module_id}", Span(sources[0].file, 1, 1),
+                                       f"write module: {module_id}"))
+        _MODULES[key] = ([] if _errors(problems) else sources, problems)
+    return _MODULES[key]
+
+
+def list_schemes(rules_dir: Path | str | None = None) -> list[SchemeSpec]:
+    """The schemes of a rules folder (default: the bundled rules), as their scheme.yaml declare them."""
+    return list(open_catalog(rules_dir).schemes.values())
+
+
+def open_rules(rules_dir: Path | str | None = None, scheme: str | None = None) -> RuleBook:
+    """A rules folder and a scheme of it (default: kmo-portefeuille, or the folder's only scheme) -> its
+    RuleBook; raises RulesError when the files or the timeline are wrong, SchemeNotFound for no such scheme."""
+    catalog = open_catalog(rules_dir)
+    spec = catalog.scheme(scheme)
+    if spec is None:
+        raise SchemeNotFound(catalog.unknown(scheme))
+    sources, problems, _ = scheme_sources(spec, catalog)
+    if _errors(problems) or not sources:
+        raise RulesError(_sorted(problems))
+    return RuleBook(catalog.root, sources, spec)
+
+
+def validate_rules(rules_dir: Path | str | None = None, *, more=None, name_versions: bool = False,
+                   scheme: str | None = None) -> list[Diagnostic]:
+    """Every problem of every scheme of a rules folder (or of the one named) and of the modules they import,
+    errors and warnings, without raising.
 
     A problem shared by several versions is reported once; with `name_versions`, one that holds for only
     some of the versions that include its file says which. `more(folder, sources)` adds the problems of
-    what else the folder holds (its tests): `sources` are the versions, none when the timeline is wrong."""
+    what else a scheme's folder holds (its tests): `sources` are its versions, none when they are wrong."""
     folder = Path(rules_dir) if rules_dir is not None else bundled_rules_dir()
     if not folder.is_dir():
         return [Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))]
-    versions, problems = read_versions(folder)                 # YAML, shapes, the timeline
-    sources, resolve_problems = resolve_versions(versions) if versions else ([], [])
-    found = list(problems) + list(resolve_problems)            # changes naming what is not there
-    timeline_ok = not any(d.severity == "error" for d in found)
-    per_version = []
-    for source in sources:                                     # parse, names and types of each version
-        built, build_problems = build_version(source)
-        per_version.append((source.version, build_problems if built is None else list(built.warnings)))
-    found += _once(per_version, {source.file: source.version for source in sources} if name_versions else None)
-    if more is not None:
-        found += more(folder, sources if timeline_ok else [])
-    return _sorted(found)
+    catalog, found = read_catalog(folder, bundled_rules_dir(), bundled_schemas_dir())
+    specs = list(catalog.schemes.values())
+    if scheme is not None:
+        specs = [spec for spec in specs if spec.id == scheme]
+        if not specs:
+            found.append(Diagnostic("scheme-unknown", catalog.unknown(scheme), Span(shown_path(folder), 1, 1)))
+    elif not specs and not found:
+        found.append(Diagnostic("no-rules", f"no scheme (a folder with scheme.yaml or rule files) in "
+                                f"{shown_path(folder)}", Span(shown_path(folder), 1, 1)))
+    imported: set[str] = set()
+    for spec in specs:
+        sources, problems, timeline_ok = scheme_sources(spec, catalog)  # YAML, shapes, the timeline, modules
+        found += problems
+        imported |= {module for source in sources for module, _ in source.parts[1:]}
+        per_version = []
+        for source in sources:                                 # parse, names and types of each version
+            built, build_problems = build_version(source)
+            per_version.append((source.version, build_problems if built is None else list(built.warnings)))
+        found += _once(per_version, {source.file: source.version for source in sources} if name_versions else None)
+        if more is not None:
+            found += more(spec.folder, sources if timeline_ok else [], spec)
+    own_modules = {m: where for m, where in catalog.modules.items() if where[1] == catalog.root}
+    for module_id, (module_folder, _) in own_modules.items():   # a module no scheme imports is still read
+        if module_id not in imported and scheme is None:
+            _, problems = module_sources(catalog, module_id)
+            found += problems
+            if not _errors(problems):
+                found.append(Diagnostic("module-unused", f"no scheme imports the module {module_id}",
+                                        Span(shown_path(module_folder), 1, 1), severity="warning"))
+    unique = {(d.code, d.message, str(d.span)): d for d in found}
+    return _sorted(unique.values())
 
 
 def _once(per_version: list[tuple[str, list[Diagnostic]]], files: dict[str, str] | None) -> list[Diagnostic]:

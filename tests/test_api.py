@@ -108,9 +108,9 @@ def test_reordering_conditions_changes_the_hash_but_layout_does_not(tmp_path):
     first = rules / "kmo-portefeuille" / "2016-04-01.yaml"
     original = load_ruleset(on=date(2017, 1, 1), rules=rules).info.sha256
     text = first.read_text()
-    first.write_text(text.replace("value: enterprise.employees + linked_work_units + partner_work_units",
-                                  "value: |\n      enterprise.employees   # the applicant itself\n"
-                                  "        + linked_work_units + partner_work_units"))
+    first.write_text(text.replace("value: round(applicable_rate * eligible_cost)",
+                                  "value: |\n      round(applicable_rate   # the rate of its size class\n"
+                                  "        * eligible_cost)"))
     assert load_ruleset(on=date(2017, 1, 1), rules=rules).info.sha256 == original
     block_start = text.index("  legal_form_excluded:")
     block_end = text.index("  outside_flemish_region:")

@@ -20,7 +20,7 @@ from engine.pipeline import open_rules
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "test_diff"
-VERSIONS = sorted(p.stem for p in (ROOT / "rules" / "kmo-portefeuille").glob("*.yaml"))
+VERSIONS = [source.version for source in open_rules().sources]  # the scheme's own and its modules' changes
 PAIRS = list(zip(VERSIONS, VERSIONS[1:]))
 
 
@@ -151,9 +151,9 @@ def test_formatting_only_edits_give_an_empty_diff(book, tmp_path):
     folder = _copy_rules(tmp_path)
     base = folder / "2016-04-01.yaml"
     # reflow an expression over several lines, with a comment inside it
-    _edit(base, "    value: enterprise.employees + linked_work_units + partner_work_units\n",
-          "    value: |\n      enterprise.employees      # the enterprise itself\n"
-          "        + linked_work_units\n        +   partner_work_units\n")
+    _edit(base, "    value: round(applicable_rate * eligible_cost)\n",
+          "    value: |\n      round(applicable_rate      # the rate of its size class\n"
+          "        *   eligible_cost)\n")
     # spell literals another way
     _edit(base, "      value: 40 %\n", "      value: 40%\n")
     _edit(base, "      value: EUR 10000\n", "      value: EUR 10_000\n")

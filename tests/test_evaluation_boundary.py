@@ -89,8 +89,8 @@ def test_an_amount_of_fractions_of_a_cent_is_explained_not_a_crash(ruleset_2024)
     explained = ruleset_2024.evaluate(case, explain=True)
     assert explained.subsidy == plain.subsidy == "1057.50"
     steps = {step.name: step for step in explained.explanation.steps if step.kind == "rule"}
-    assert steps["turnover"].value == "1808641.9725"  # with a quarter of the partner's, shown exactly
-    assert ("turnover", "1808641.9725") in steps["size_class"].uses
+    assert steps["sme.turnover"].value == "1808641.9725"  # with a quarter of the partner's, shown exactly
+    assert ("sme.turnover", "1808641.9725") in steps["sme.class_by_figures"].uses
     status, out, err = cli("evaluate", "-", "--explain", "--format", "text", stdin=json.dumps(case, default=str))
     assert status == 0 and err == ""
 
@@ -193,7 +193,7 @@ def test_validate_and_test_without_a_folder_check_the_rules_of_the_current_folde
     monkeypatch.chdir(tmp_path)
     status, out, _ = cli("validate")
     assert status == 2
-    assert "rules/kmo-portefeuille/2016-04-01.yaml:18:14: type-unit:" in out
+    assert "rules/kmo-portefeuille/2016-04-01.yaml:38:14: type-unit:" in out
     assert "parameter rates.small is the bare number 40, where a percentage is meant (write 40 %)" in out
     assert out.rstrip().endswith("(checked rules)")
     status, out, err = cli("test")

@@ -60,7 +60,7 @@ def test_a_value_used_again_is_not_explained_again():
     amounts = text[text.index("How the amounts were found:"):]
     assert amounts.count("Size class is small\n") == 1
     assert "Size class is small (see above)" in amounts
-    assert amounts.count("Share above which an enterprise is linked (autonomy.linked_share_above) is 50 %\n") == 1
+    assert amounts.count("Share above which an enterprise is linked (sme.autonomy.linked_share_above) is 50 %\n") == 1
 
 
 def test_without_explain_there_is_no_trace_and_no_tree():

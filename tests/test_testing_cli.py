@@ -34,7 +34,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_all_passing_prints_dots_and_a_last_line(rules):
     status, out, err = kmo("test", "rules")
     assert (status, err) == (0, "")
-    assert out.splitlines()[0] == "testing rules"
+    assert out.splitlines()[0] == "testing rules/mini"
     assert out.splitlines()[1] == "rules/mini/tests/mini.yaml ..."
     assert out.splitlines()[-1] == "3 passed, 0 failed"
 
@@ -99,7 +99,7 @@ def test_a_version_without_tests_is_named(rules):
 
 def test_k_runs_only_the_tests_whose_name_matches(rules):
     status, out, _ = kmo("test", "rules", "-k", "VZW")
-    assert status == 0 and out.splitlines() == ["testing rules", "rules/mini/tests/mini.yaml .", "", "1 passed, 0 failed"]
+    assert status == 0 and out.splitlines() == ["testing rules/mini", "rules/mini/tests/mini.yaml .", "", "1 passed, 0 failed"]
 
 
 def test_an_invalid_test_file_exits_2_and_says_where(rules):

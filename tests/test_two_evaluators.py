@@ -116,7 +116,7 @@ def test_they_agree_on_every_test_case_beside_the_rules():
     for path in find_test_files(ROOT / "rules"):
         tests, _ = read_tests(path)
         for test in tests:
-            day = day_of(test)
+            day = day_of(test, "application_date")
             try:
                 built = BOOK.on(day)
             except (KmoRulesError, TypeError):

@@ -80,7 +80,7 @@ def test_every_problem_is_reported_at_once(tmp_path, monkeypatch):
     assert status == 2
     assert [line.split(": ")[1] for line in lines] == ["unknown-field", "unknown-value", "change-unknown"]
     assert "did you mean 'fee'?" in lines[0] and "did you mean 'rates.small'?" in lines[2]
-    assert out.splitlines()[-1].startswith("3 errors, 0 warnings in 3 files (checked ")
+    assert out.splitlines()[-1].startswith("3 errors, 0 warnings in 4 files (checked ")
 
 
 def test_a_missing_folder_is_an_error(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ from typing import Callable, Iterable
 
 from ..source.case import CaseTextError, parse_case_text
 from ..core import kinds
+from ..core import typesys as T
 from ..core.diagnostics import CaseError, KmoRulesError
 from .semantic_diff import RulesetDiff, VersionRef, diff_versions, version_ref
 from ..run.evaluate import Decision, TraceStep, evaluate_case
@@ -67,6 +68,7 @@ class FieldChange:
     field: str
     old: object  # as in the decision JSON
     new: object
+    type: str = ""  # of an output: money, percent, date, ... (how its values read)
 
 
 @dataclass(frozen=True)
@@ -159,9 +161,11 @@ class ImpactReport:
     notes_disappeared: tuple[CodeCount, ...]
     eligible_before: int
     eligible_after: int
-    subsidy_before: Decimal  # the total over the decided cases
+    subsidy_before: Decimal  # the total over the decided cases of the output the scheme totals
     subsidy_after: Decimal
     distribution: tuple[Bucket, ...]
+    total_output: str | None = None  # that output, as the scheme declares it (scheme.yaml, impact.total)
+    total_label: str = "total"  # what it is, as people read it
 
     @property
     def unchanged(self) -> int:
@@ -269,8 +273,8 @@ def as_case_inputs(cases: Iterable) -> list[CaseInput]:
 
 # -- comparing decisions --------------------------------------------------------
 
-def _subsidy(decision: Decision) -> Decimal:
-    value = decision.outputs.get("subsidy")
+def _subsidy(decision: Decision, output: str | None) -> Decimal:
+    value = decision.outputs.get(output) if output else None
     return Decimal(str(value)) if value is not None else ZERO
 
 
@@ -282,7 +286,7 @@ def _signature(decision: Decision) -> tuple:
     return decision.eligible, decision.outputs, _codes(decision.reasons), _codes(decision.notes)
 
 
-def _field_changes(before: Decision, after: Decision) -> tuple[FieldChange, ...]:
+def _field_changes(before: Decision, after: Decision, types: dict) -> tuple[FieldChange, ...]:
     out = []
     if before.eligible != after.eligible:
         out.append(FieldChange("eligible", before.eligible, after.eligible))
@@ -290,7 +294,7 @@ def _field_changes(before: Decision, after: Decision) -> tuple[FieldChange, ...]
     for name in names:
         old, new = before.outputs.get(name), after.outputs.get(name)
         if old != new:
-            out.append(FieldChange(name, old, new))
+            out.append(FieldChange(name, old, new, types.get(name, "")))
     for name, old, new in (("reasons", _codes(before.reasons), _codes(after.reasons)),
                            ("notes", _codes(before.notes), _codes(after.notes))):
         if old != new:
@@ -399,6 +403,9 @@ def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_ver
     ruleset_diff = diff_versions(built_a, built_b, book, asked_from=asked_from, asked_to=asked_to)
     inputs = as_case_inputs(cases)
     total = len(inputs)
+    scheme = book.scheme
+    totalled = scheme.impact_total if scheme is not None else None
+    label = (scheme.impact_label.get("en") if scheme is not None else None) or totalled or "total"
 
     invalid: list[InvalidCase] = []
     changed_pairs: list[tuple[CaseInput, Decision, Decision]] = []
@@ -426,14 +433,16 @@ def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_ver
         decided += 1
         eligible_before += before.eligible
         eligible_after += after.eligible
-        subsidy_before += _subsidy(before)
-        subsidy_after += _subsidy(after)
+        subsidy_before += _subsidy(before, totalled)
+        subsidy_after += _subsidy(after, totalled)
         if _signature(before) != _signature(after):
             changed_pairs.append((case, before, after))
     if progress is not None:
         progress("deciding", total, total)
 
     explainer = _Explainer(built_a, built_b, ruleset_diff)
+    output_types = {name: str(T.strip_optional(d.type)) for built in (built_a, built_b)
+                    for name, d in built.checked.outputs.items()}
     changed: list[CaseChange] = []
     appeared: dict[str, int] = {}
     disappeared: dict[str, int] = {}
@@ -445,8 +454,9 @@ def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_ver
         if progress is not None and done % step == 0:
             progress("explaining", done, len(changed_pairs))
         causes, consequences = explainer.why(case.raw)
-        changed.append(CaseChange(case.id, _field_changes(before, after), causes, consequences,
-                                  before.eligible, after.eligible, _subsidy(before), _subsidy(after)))
+        changed.append(CaseChange(case.id, _field_changes(before, after, output_types), causes, consequences,
+                                  before.eligible, after.eligible, _subsidy(before, totalled),
+                                  _subsidy(after, totalled)))
         for cause in causes:
             entry = cause_counts.setdefault((cause.kind, cause.name), [cause.because, 0])
             entry[1] += 1
@@ -466,5 +476,5 @@ def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_ver
         tuple(CauseCount(kind, name, because, n) for (kind, name), (because, n)
               in sorted(cause_counts.items(), key=lambda item: -item[1][1])),
         _counted(appeared), _counted(disappeared), _counted(notes_appeared), _counted(notes_disappeared),
-        eligible_before, eligible_after, subsidy_before, subsidy_after, _distribution(changed),
+        eligible_before, eligible_after, subsidy_before, subsidy_after, _distribution(changed), totalled, label,
     )

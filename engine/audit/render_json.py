@@ -13,7 +13,8 @@ from ..core.values import format_money
 def version_data(ref: VersionRef) -> dict:
     return {"version": ref.version, "effective_from": ref.effective_from.isoformat(),
             "effective_until": ref.effective_until.isoformat() if ref.effective_until else None,
-            "summary": ref.summary, "source": ref.source, "assumptions": list(ref.assumptions)}
+            "summary": ref.summary, "source": ref.source, "assumptions": list(ref.assumptions),
+            "module": ref.part or None}
 
 
 def diff_data(d: RulesetDiff) -> dict:
@@ -60,7 +61,7 @@ def impact_data(report: ImpactReport, show: int | None = None) -> dict:
         "reasons_disappeared": {c.code: c.cases for c in report.reasons_disappeared},
         "notes_appeared": {c.code: c.cases for c in report.notes_appeared},
         "notes_disappeared": {c.code: c.cases for c in report.notes_disappeared},
-        "subsidy": {"before": format_money(report.subsidy_before), "after": format_money(report.subsidy_after),
+        report.total_output or "total": {"before": format_money(report.subsidy_before), "after": format_money(report.subsidy_after),
                     "change": format_money(report.subsidy_change),
                     "average_change": format_money(report.average_change),
                     "average_change_when_changed": format_money(report.average_change_when_changed)},
@@ -70,7 +71,7 @@ def impact_data(report: ImpactReport, show: int | None = None) -> dict:
                           "high": format_money(x.high) if x.high is not None else None, "cases": x.cases,
                           "total": format_money(x.total)} for x in report.distribution],
         "changed_cases": [{"id": c.id, "eligible": {"before": c.eligible_before, "after": c.eligible_after},
-                           "subsidy": {"before": format_money(c.subsidy_before),
+                           report.total_output or "total": {"before": format_money(c.subsidy_before),
                                        "after": format_money(c.subsidy_after),
                                        "change": format_money(c.subsidy_change)},
                            "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields],

@@ -89,7 +89,8 @@ def render_diff_markdown(d: RulesetDiff) -> str:
             "| version | in force from | change | source |", "|---|---|---|---|"]
     for ref in d.crossed:
         summary = _md(ref.summary) + "".join(f"<br>*Assumption:* {_md(a)}" for a in ref.assumptions)
-        out.append(f"| {ref.version} | {ref.effective_from.isoformat()} | {summary} | {_md(ref.source)} |")
+        version = f"{ref.version} (module {_md(ref.part)})" if ref.part else ref.version
+        out.append(f"| {version} | {ref.effective_from.isoformat()} | {summary} | {_md(ref.source)} |")
     out.append("")
     if d.is_empty:
         out.append("No changes: the two versions decide every case alike.")
@@ -127,7 +128,7 @@ def render_impact_markdown(report: ImpactReport, show: int | None = 50) -> str:
            f"| decision changed | {changed} |", f"| became eligible | {report.became_eligible} |",
            f"| became ineligible | {report.became_ineligible} |",
            f"| eligible decisions | {report.eligible_before} → {report.eligible_after} |", "",
-           "| subsidy | amount |", "|---|---:|"]
+           f"| {report.total_label} | amount |", "|---|---:|"]
     out += [f"| {label} | {amount} |" for label, amount in subsidy_rows(report)]
     out.append("")
     for title, counts in code_counts(report):

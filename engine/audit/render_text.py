@@ -41,7 +41,8 @@ def _header(d: RulesetDiff, lines: list[str]) -> None:
         crossed += ", going back in time: their changes are undone"
     lines.append(crossed)
     for ref in d.crossed:
-        lines.append(f"  {ref.version}  in force from {ref.effective_from.isoformat()}")
+        by_module = f"  (a change of the module {ref.part})" if ref.part else ""
+        lines.append(f"  {ref.version}  in force from {ref.effective_from.isoformat()}{by_module}")
         lines += _wrap(ref.summary, "      ")
         lines += _wrap(ref.source, "      source: ", "              ")
         for assumption in ref.assumptions:
@@ -187,7 +188,7 @@ def render_impact_text(report: ImpactReport, show: int | None = 50) -> str:
         lines.append(f"{label:<28}{n:>8}{extra}")
     lines.append(f"{'eligible decisions':<28}{report.eligible_before:>8} -> {report.eligible_after}")
     lines.append("")
-    lines.append("Subsidy over the decided cases")
+    lines.append(f"{report.total_label[:1].upper()}{report.total_label[1:]} over the decided cases")
     amounts = subsidy_rows(report)
     width = max(len(text) for _, text in amounts)
     for label, text in amounts:

@@ -176,7 +176,7 @@ def field_text(change) -> str:
         marks = [f"+{code}" for code in change.new if code not in old] + [f"-{code}" for code in change.old
                                                                           if code not in new]
         return f"{change.field} {' '.join(marks)}"
-    kind = "percent" if change.field == "rate" else ""
+    kind = "percent" if change.type == "percent" else ""
     return (f"{change.field} {format_for_people(change.old, kind, FIELD_WORDS)} -> "
             f"{format_for_people(change.new, kind, FIELD_WORDS)}")
 

@@ -44,6 +44,7 @@ class VersionRef:
     summary: str
     source: str
     assumptions: tuple[str, ...] = ()
+    part: str = ""  # when a shared module's change made this version: "de-minimis 2024-01-01"
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,14 @@ def resolve_version(book: RuleBook, named: str | date) -> RuleSource:
 
 def version_ref(source: RuleSource) -> VersionRef:
     return VersionRef(source.version, source.effective_from, source.effective_until, source.summary, source.source,
-                      tuple(source.assumptions))
+                      tuple(source.assumptions), part_words(source))
+
+
+def part_words(source: RuleSource) -> str:
+    """Which module's change made a version ("de-minimis 2024-01-01"), or "" when the scheme's own did."""
+    if not source.changed_part:
+        return ""
+    return f"{source.changed_part} {dict(source.parts).get(source.changed_part, '')}".strip()
 
 
 # -- what each item looks like, aspect by aspect ---------------------------------
@@ -209,6 +217,7 @@ class _Snapshot:
     shown: dict[tuple[str, str], str]
     rows: dict[tuple[str, str], tuple[dict, tuple]]
     changed_in: dict[tuple[str, str], str]
+    part: str = ""  # the module whose change made the version, if one did
 
 
 def _snapshot(checked: CheckedRuleSet) -> _Snapshot:
@@ -247,7 +256,7 @@ def _snapshot(checked: CheckedRuleSet) -> _Snapshot:
             items[key], sources[key], changed_in[key] = _definition_aspects(d), d.source, d.changed_in
             shown[key] = print_expr(d.expr)
     return _Snapshot(checked.source.version, checked.source.effective_from.toordinal(), items, sources, shown, rows,
-                     changed_in)
+                     changed_in, part_words(checked.source))
 
 
 # -- comparing -----------------------------------------------------------------
@@ -261,7 +270,8 @@ def _walk(chain: list[_Snapshot]) -> list[tuple[_Snapshot, _Snapshot, str]]:
     """Consecutive steps of the chain, each with the version responsible for it (the later of the two)."""
     steps = []
     for before, after in zip(chain, chain[1:]):
-        steps.append((before, after, after.version if after.order > before.order else before.version))
+        later = after if after.order > before.order else before
+        steps.append((before, after, f"{later.version} (module {later.part})" if later.part else later.version))
     return steps
 
 
@@ -361,7 +371,7 @@ def diff_versions(built_a: Built, built_b: Built, book: RuleBook | None = None, 
     else:
         direction = "forward" if source_a.effective_from < source_b.effective_from else "backward"
         by_version = {s.version: s for s in [source_a, *between, source_b]}
-        crossed = tuple(version_ref(by_version[responsible]) for _, _, responsible in steps)
+        crossed = tuple(version_ref(by_version[responsible.split(" ")[0]]) for _, _, responsible in steps)
     return RulesetDiff(source_a.ruleset, version_ref(source_a), version_ref(source_b),
                        asked_from or source_a.version, asked_to or source_b.version, direction, crossed,
                        tuple(changes), tuple(rows))

@@ -17,6 +17,8 @@ from ..pipeline import RuleBook, open_rules, validate_rules, versions_words
 from ..present.render import render_diagnostics, summary_line
 from ..present.testing import (CoverageGroup, TestCase, TestResult, check_tests, coverage, day_of, find_test_files,
                       read_tests, run_test)
+from ..present.testing import coverage_by_source, junit_xml, source_coverage_lines, test_suites
+from ..present.mutate import junit_suite, mutation_lines, run_mutants
 from ..source.versions import bundled_rules_dir, find_rule_files, shown_path
 
 
@@ -37,30 +39,41 @@ def add_commands(commands, handlers: dict) -> None:
     test.add_argument("rules_dir", nargs="?", type=Path, metavar="DIR",
                       help="the rules folder (default: ./rules when there is one, else the bundled rules)")
     test.add_argument("-k", dest="pattern", metavar="TEXT", help="run only the tests whose name contains TEXT")
-    test.add_argument("--coverage", choices=("overall", "version", "off"), default="overall",
+    test.add_argument("--coverage", choices=("overall", "version", "source", "off"), default="overall",
                       help="list what no test exercises: each definition over all versions (default), "
-                           "for each version, or not at all")
+                           "for each version, by legal source (act and article), or not at all")
     test.add_argument("--lang", choices=("en", "nl"), default="en", help="language of the explanations of failures")
+    test.add_argument("--mutate", action="store_true",
+                      help="also make small mutants of the rules and report those no test kills, with a score")
+    test.add_argument("--jobs", type=int, metavar="N", help="processes for --mutate (default: every core)")
+    test.add_argument("--budget", type=float, default=300, metavar="SECONDS",
+                      help="start no mutant after this many seconds (default 300); those left are reported")
+    test.add_argument("--junit", type=Path, metavar="FILE", help="also write the results as JUnit XML, for CI")
     handlers["test"] = _test
 
 
 # -- validate -----------------------------------------------------------------------
 
-def validate_folder(folder: Path) -> tuple[list[Diagnostic], int]:
-    """A rules folder -> every problem of its versions and test files, and how many files were read."""
+def validate_folder(folder: Path, scheme: str | None = None) -> tuple[list[Diagnostic], int]:
+    """A rules folder -> every problem of its schemes (or of the one named), their modules and test files,
+    and how many files were read."""
     test_files: list[Path] = []
+    rule_files: list[Path] = []
 
-    def test_problems(folder: Path, sources) -> list[Diagnostic]:    # test files and their cases
+    def test_problems(folder: Path, sources, spec) -> list[Diagnostic]:    # test files and their cases
         found: list[Diagnostic] = []
-        test_files.extend(find_test_files(folder))
-        for path in test_files:
+        mine = find_test_files(folder)
+        test_files.extend(mine)
+        rule_files.extend(find_rule_files(folder) + [p for p in [folder / "scheme.yaml"] if p.is_file()])
+        for path in mine:
             tests, problems = read_tests(path, root=folder)
             found += problems
             if sources:
-                found += check_tests(sources, tests)
+                found += check_tests(sources, tests, spec.version_field)
         return found
-    problems = validate_rules(folder, more=test_problems, name_versions=True)
-    return problems, len(find_rule_files(folder)) + len(test_files) if folder.is_dir() else 0
+    problems = validate_rules(folder, more=test_problems, name_versions=True, scheme=scheme)
+    modules = list((folder / "modules").glob("*/*.y*ml")) if folder.is_dir() else []
+    return problems, len(rule_files) + len(test_files) + len(modules)
 
 
 def rules_folder(given: Path | None) -> Path:
@@ -78,7 +91,7 @@ def _folder_words(folder: Path) -> str:
 
 def _validate(args, stdin, stdout, stderr) -> int:
     folder = rules_folder(args.rules_dir)
-    problems, files = validate_folder(folder)
+    problems, files = validate_folder(folder, args.scheme)
     if problems:
         stdout.write(render_diagnostics(problems) + "\n\n")
     stdout.write(f"{summary_line(problems, files)} (checked {_folder_words(folder)})\n")
@@ -160,11 +173,22 @@ def _coverage_lines(groups: list[CoverageGroup], per_version: bool, every: list[
 
 
 def _test(args, stdin, stdout, stderr) -> int:
+    """The tests of every scheme of the catalog (or of the one named), one scheme after the other."""
+    from ..pipeline import open_catalog
     folder = rules_folder(args.rules_dir)
-    book = open_rules(folder)
+    schemes = [args.scheme] if args.scheme else list(open_catalog(folder).schemes)
+    status = 0
+    for index, scheme in enumerate(schemes):
+        if index:
+            stdout.write("\n")
+        status = max(status, _test_scheme(args, folder, open_rules(folder, scheme), stdout, stderr))
+    return status
+
+
+def _test_scheme(args, folder: Path, book: RuleBook, stdout, stderr) -> int:
     files: list[tuple[Path, list[TestCase]]] = []
     problems: list[Diagnostic] = []
-    for path in find_test_files(book.rules_dir):
+    for path in find_test_files(book.folder):
         tests, found = read_tests(path, root=book.rules_dir)
         problems += found
         if args.pattern:
@@ -183,7 +207,7 @@ def _test(args, stdin, stdout, stderr) -> int:
         stderr.write(f"kmo-rules: the rules are invalid ({summary_line(rule_problems)}); "
                      "see kmo-rules validate\n")
         return 2
-    stdout.write(f"testing {_folder_words(folder)}\n")
+    stdout.write(f"testing {_folder_words(book.folder)}\n")
     if problems:
         stdout.write(render_diagnostics(problems) + "\n\n")
     results: list[TestResult] = []
@@ -201,23 +225,49 @@ def _test(args, stdin, stdout, stderr) -> int:
         for result in failed:
             out += _failure(book, result, args.lang)
         out.pop()  # the blank line after the last failure
-    if args.coverage != "off" and results and not args.pattern:
+    if args.coverage == "source" and results and not args.pattern:
+        out += ["", _banner("exercised by the tests, by legal source")] + source_coverage_lines(
+            coverage_by_source(book, results))
+    elif args.coverage != "off" and results and not args.pattern:
         out += [""] + _coverage_lines(coverage(book, results, per_version=args.coverage == "version"),
                                       args.coverage == "version", [s.version for s in book.sources])
+    written = _mutants_and_junit(args, book, results, out, stderr)
     if problems:
         out += ["", f"{summary_line(problems)} in the test files; the tests they concern did not run"]
     out += ["", f"{len(results) - len(failed)} passed, {len(failed)} failed"]
     stdout.write("\n".join(out) + "\n")
-    if problems:
+    if problems or not written:
         return 2
     return 1 if failed else 0
 
 
 def _runs_under(book: RuleBook, test: TestCase) -> str | None:
-    day = day_of(test)
+    day = day_of(test, book.version_field)
     if day is None:
         return None
     try:
         return book.source_on(day).version
     except KmoRulesError:  # reported by the test itself
         return None
+
+
+def _mutants_and_junit(args, book: RuleBook, results: list[TestResult], out: list[str], stderr) -> bool:
+    """With --mutate, the mutants no test kills and the score; with --junit, the results (and the mutants)
+    written as JUnit XML. False when the file cannot be written."""
+    report = None
+    if args.mutate:
+        from ..run.batch import default_jobs
+        report = run_mutants(book, results, jobs=max(1, args.jobs or default_jobs()), budget=args.budget)
+        out += ["", _banner("mutants no test kills")] + mutation_lines(report, [s.version for s in book.sources])
+    if args.junit is not None:
+        every = [s.version for s in book.sources]
+        suites = getattr(args, "junit_suites", [])  # of the schemes tested before this one, if any
+        suites += test_suites(results) + ([junit_suite(report, every, f"mutants of {book.ruleset_id}")] if report
+                                          else [])
+        args.junit_suites = suites
+        try:
+            args.junit.write_text(junit_xml(suites), encoding="utf-8")
+        except OSError as error:
+            stderr.write(f"kmo-rules: cannot write {args.junit}: {error.strerror or error}\n")
+            return False
+    return True

@@ -72,7 +72,7 @@ def _diff(args, stdin, stdout, stderr) -> int:
     from ..audit.impact_analysis import cases_from_lines, impact, read_cases
     from ..pipeline import open_rules
 
-    book = open_rules(args.rules)
+    book = open_rules(args.rules, args.scheme)
     report = None
     if args.cases is None:
         ruleset_diff = diff_of(book, args.from_version, args.to_version)

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..core.diagnostics import CaseError, EngineBug, KmoRulesError, RulesError, VersionNotFound
 from ..present.render import render_diagnostics
 from ..core.values import in_engine_context
+from ..source.versions import shown_path
 
 
 class _UsageError(Exception):
@@ -85,9 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("decision", metavar="DECISION", help="the stored decision (a JSON file, as evaluate wrote it)")
     verify.add_argument("--rules", type=Path, metavar="DIR", help="another rules folder (default: the bundled rules)")
 
+    schemes = commands.add_parser("schemes", help="list the schemes of the rules folder, with their periods",
+                                  description="List the schemes of a rules folder (each a folder with scheme.yaml), "
+                                              "the modules they use and the period their versions cover.")
+    schemes.add_argument("--rules", type=Path, metavar="DIR", help="another rules folder (default: the bundled rules)")
+    schemes.add_argument("--format", choices=("text", "json"), default="text")
+
     from . import analyst, audit  # commands for analysts (validate, test) and auditors (diff, corpus)
     analyst.add_commands(commands, _HANDLERS)
     audit.add_commands(commands, _HANDLERS)
+    for name, command in commands.choices.items():  # every command reads one scheme of the catalog
+        if name != "schemes" and not any("--scheme" in a.option_strings for a in command._actions):
+            command.add_argument("--scheme", metavar="ID", help="the scheme of the rules folder (default: the one "
+                                 "its catalog marks as default; see kmo-rules schemes)")
+    from ..serve import command as serve  # kmo-rules serve: every scheme over HTTP (needs the serve extra to run)
+    serve.add_commands(commands, _HANDLERS)
     return parser
 
 
@@ -272,7 +285,7 @@ def _evaluate_lines(args, book, lines, stdout, stderr) -> int:
 def _evaluate(args, stdin, stdout, stderr) -> int:
     from ..run.evaluate import evaluate_case
     from ..pipeline import open_rules
-    book = open_rules(args.rules)
+    book = open_rules(args.rules, args.scheme)
     lines = _batch_input(args, stdin)
     if lines is not None:
         return _evaluate_lines(args, book, lines, stdout, stderr)
@@ -293,7 +306,8 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
             continue
         if args.format == "text":
             from ..present.explain import render_decision
-            outputs.append(render_decision(decision, args.lang, book.build(built.source).checked))
+            outputs.append(render_decision(decision, args.lang, book.build(built.source).checked,
+                                           headline=_headline(book)))
         elif len(args.cases) == 1:
             outputs.append(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
         else:
@@ -305,25 +319,62 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
     return 0
 
 
+def _headline(book) -> dict:
+    """The scheme's first line of an eligible explanation, per language."""
+    return {lang: text.text for lang, text in book.scheme.headline.items()} if book.scheme is not None else {}
+
+
 def _versions(args, stdout) -> int:
     from ..pipeline import open_rules
-    book = open_rules(args.rules)
+    book = open_rules(args.rules, args.scheme)
     rows = []
     for source in book.sources:
         built = book.build(source)
+        parts = dict(source.parts)
         rows.append({"version": source.version, "effective_from": source.effective_from.isoformat(),
                      "effective_until": source.effective_until.isoformat() if source.effective_until else None,
                      "summary": source.summary, "source": source.source, "sha256": built.info.sha256,
-                     "file": source.file})
+                     "file": source.file, "changed": source.changed_part or book.ruleset_id,
+                     "scheme_version": parts.get(book.ruleset_id, source.version),
+                     "modules": {k: v for k, v in parts.items() if k != book.ruleset_id}})
     if args.format == "json":
         stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
         return 0
-    stdout.write(f"{book.ruleset_id}: {len(rows)} versions\n")
+    modules = sorted({m for row in rows for m in row["modules"]})
+    using = f" (using the modules {', '.join(modules)})" if modules else ""
+    stdout.write(f"{book.ruleset_id}: {len(rows)} versions{using}\n")
     shown = _unique_prefix([row["sha256"] for row in rows])
+    width = max(len(row["changed"]) for row in rows)
     for row in rows:
         until = row["effective_until"] or "open"
         stdout.write(f"{row['version']}  {row['effective_from']} .. {until:<10}  sha256 {row['sha256'][:shown]}  "
-                     f"{row['summary']}\n")
+                     f"{row['changed']:<{width}}  {row['summary']}\n")
+    return 0
+
+
+def _schemes(args, stdout) -> int:
+    from ..pipeline import open_catalog, open_rules
+    catalog = open_catalog(args.rules)
+    rows = []
+    for spec in catalog.schemes.values():
+        book = open_rules(args.rules, spec.id)
+        first, last = book.sources[0], book.sources[-1]
+        rows.append({"id": spec.id, "title": spec.title, "default": spec.default, "languages": list(spec.languages),
+                     "version_field": spec.version_field, "versions": len(book.sources),
+                     "from": first.effective_from.isoformat(),
+                     "until": last.effective_until.isoformat() if last.effective_until else None,
+                     "modules": sorted({m for s in book.sources for m, _ in s.parts[1:]}),
+                     "folder": shown_path(spec.folder)})
+    if args.format == "json":
+        stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return 0
+    width = max((len(row["id"]) for row in rows), default=0)
+    for row in rows:
+        title = row["title"].get("en") or next(iter(row["title"].values()), "")
+        modules = f"; modules {', '.join(row['modules'])}" if row["modules"] else ""
+        marked = " (default)" if row["default"] else ""
+        stdout.write(f"{row['id']:<{width}}  {row['from']} .. {row['until'] or 'open':<10}  {row['versions']} versions"
+                     f"{modules}  {title}{marked}\n")
     return 0
 
 
@@ -343,7 +394,7 @@ def _show(args, stdout, stderr) -> int:
     import yaml
     from ..pipeline import open_rules
     from ..lang.printer import canonical
-    book = open_rules(args.rules)
+    book = open_rules(args.rules, args.scheme)
     source = book.source_named(args.version_id) if args.version_id else book.source_on(args.on or date.today())
     built = book.build(source)
     if args.canonical:
@@ -384,7 +435,7 @@ def _verify(args, stdin, stdout, stderr) -> int:
     except _FileProblem as error:
         stderr.write(f"kmo-rules: {error}\n")
         return 2
-    book = open_rules(args.rules)
+    book = open_rules(args.rules, args.scheme)
     try:
         result = replay(book, raw, stored)
     except ArgumentError as error:
@@ -453,6 +504,7 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
 _HANDLERS = {
     "evaluate": _evaluate,
     "versions": lambda args, stdin, stdout, stderr: _versions(args, stdout),
+    "schemes": lambda args, stdin, stdout, stderr: _schemes(args, stdout),
     "show": lambda args, stdin, stdout, stderr: _show(args, stdout, stderr),
     "verify": lambda args, stdin, stdout, stderr: _verify(args, stdin, stdout, stderr),
 }

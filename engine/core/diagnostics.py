@@ -83,3 +83,7 @@ class EngineBug(RuntimeError):
 
 class VersionNotFound(KmoRulesError):
     """No ruleset version is in force on the requested date."""
+
+
+class SchemeNotFound(KmoRulesError, ValueError):
+    """No scheme of that id in the rules folder; the message lists the ones there are."""

@@ -23,6 +23,7 @@ class Kind:
     expression_words: dict  # how a report reads the expression: "fails when"
     decides: bool      # whether a case's decision reads it (an input check only refuses cases)
     ordered: bool = False  # whether the order of its definitions is meaning: reasons, notes and fields follow it
+    messages: bool = False  # whether its definitions carry a message for the applicant, in each language
 
 
 KINDS: tuple[Kind, ...] = (
@@ -35,12 +36,12 @@ KINDS: tuple[Kind, ...] = (
          {"en": "Rules", "nl": "Regels"}, {"en": "value", "nl": "waarde"}, True),
     Kind("condition", "conditions", "fails_when", {"en": "condition", "nl": "voorwaarde"},
          {"en": "conditions", "nl": "voorwaarden"}, {"en": "Conditions", "nl": "Voorwaarden"},
-         {"en": "fails when", "nl": "faalt als"}, True, True),
+         {"en": "fails when", "nl": "faalt als"}, True, True, True),
     Kind("note", "notes", "when", {"en": "note", "nl": "opmerking"}, {"en": "notes", "nl": "opmerkingen"},
-         {"en": "Notes", "nl": "Opmerkingen"}, {"en": "applies when", "nl": "geldt als"}, True, True),
+         {"en": "Notes", "nl": "Opmerkingen"}, {"en": "applies when", "nl": "geldt als"}, True, True, True),
     Kind("input_check", "input_checks", "fails_when", {"en": "input check", "nl": "invoercontrole"},
          {"en": "input checks", "nl": "invoercontroles"}, {"en": "Input checks", "nl": "Invoercontroles"},
-         {"en": "fails when", "nl": "faalt als"}, False),
+         {"en": "fails when", "nl": "faalt als"}, False, messages=True),
     Kind("output", "outputs", "value", {"en": "output", "nl": "uitvoer"}, {"en": "outputs", "nl": "uitvoer"},
          {"en": "Outputs", "nl": "Uitvoer"}, {"en": "value", "nl": "waarde"}, True, True),
 )

@@ -65,7 +65,7 @@ class Record:
         return None
 
     def __str__(self) -> str:
-        return self.name or "record"
+        return self.name or "record(" + ", ".join(f"{key}: {typ}" for key, typ in self.fields) + ")"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +137,8 @@ def unify(a, b):
 
 
 def parse_type(text: str):
-    """Read a declared type: `money`, `list of decimal`, `enum(small, medium)`, `date or null`."""
+    """Read a declared type: `money`, `list of decimal`, `enum(small, medium)`, `date or null`,
+    `record(granted_on: date, amount: money)`."""
     text = text.strip()
     if text.endswith(" or null"):
         inner = parse_type(text[: -len(" or null")])
@@ -148,4 +149,46 @@ def parse_type(text: str):
     if text.startswith("enum(") and text.endswith(")"):
         members = tuple(m.strip() for m in text[5:-1].split(",") if m.strip())
         return Enum("", members) if members else None
+    if text.startswith("record(") and text.endswith(")"):
+        return _record(text[len("record("):-1])
     return SCALARS.get(text)
+
+
+def _record(inside: str):
+    """`granted_on: date, amount: money` -> a Record; commas inside parentheses belong to a field's type."""
+    fields, depth, start = [], 0, 0
+    for i, ch in enumerate(inside + ","):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            part = inside[start:i].strip()
+            start = i + 1
+            if not part:
+                continue
+            name, colon, typed = part.partition(":")
+            typ = parse_type(typed) if colon else None
+            if typ is None or not name.strip().isidentifier() or name.strip() in dict(fields):
+                return None
+            fields.append((name.strip(), typ))
+    return Record("", tuple(fields)) if fields and depth == 0 else None
+
+
+def conforms(actual, declared) -> bool:
+    """Whether a value of type `actual` can stand where `declared` is asked for: the same type, a record with at
+    least the declared fields (each conforming), a list of such items, a value where `... or null` is allowed,
+    an enum whose values the declared one all knows, a whole number where a decimal is asked for."""
+    if actual == declared:
+        return True
+    if isinstance(declared, Optional):
+        return actual == NULL or conforms(strip_optional(actual), declared.inner)
+    if isinstance(actual, Optional):
+        return False
+    if isinstance(declared, Record) and isinstance(actual, Record):
+        return all(actual.field(name) is not None and conforms(actual.field(name), typ) for name, typ in declared.fields)
+    if isinstance(declared, List) and isinstance(actual, List):
+        return conforms(actual.item, declared.item)
+    if isinstance(declared, Enum) and isinstance(actual, Enum):
+        return set(actual.members) <= set(declared.members)
+    return declared == DECIMAL and actual == INT

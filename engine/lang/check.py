@@ -306,7 +306,7 @@ class _Checker:
         self.tables = check_tables(parsed.tables, case_model.type, self.problems)
         clashes(parsed, case_model.type, self.parameters, tree, self.tables, self.problems)
         self.names = Names(case_model.type, self.parameters, tree, self.tables, parsed.rules, self.problems,
-                           self._rule)
+                           self._rule, frozenset(parsed.source.imports))
         self.reads = self.names.reads
         self.typer = _Typer(self.names, parsed.parameters, self.problems)
         self.rules: dict[str, Definition] = {}
@@ -324,7 +324,8 @@ class _Checker:
     def _as_declared(self, name: str, parsed: ParsedDefinition, typ, declared):
         if declared is None or typ is ERROR:
             return typ
-        if self.typer.bare_number(parsed.expr, typ, declared) is None and T.unify(declared, typ) != declared:
+        if self.typer.bare_number(parsed.expr, typ, declared) is None and T.unify(declared, typ) != declared \
+                and not T.conforms(typ, declared):
             self.problems.error("type-declared", f"rule {name} is declared {declared} but its value is {typ}",
                                 parsed.expr.span)
         return declared
@@ -336,7 +337,7 @@ class _Checker:
             return ERROR
         declared = self._declared(name, parsed)
         self.reads.begin()
-        typ = self.typer.check(parsed.expr, Scope({}, frozenset(), True, f"rule {name}"), declared)
+        typ = self.typer.check(parsed.expr, Scope({}, frozenset(), True, f"rule {name}", parsed.namespace), declared)
         uses = self.reads.end()
         typ = self._as_declared(name, parsed, typ, declared)
         if ELIGIBLE in uses:
@@ -359,14 +360,15 @@ class _Checker:
         if parsed.expr is None:
             return None
         self.reads.begin()
-        scope = Scope({}, frozenset(), allow_eligible, f"{kind.replace('_', ' ')} {parsed.name}")
+        scope = Scope({}, frozenset(), allow_eligible and not parsed.namespace, f"{kind.replace('_', ' ')} {parsed.name}",
+                      parsed.namespace)
         if want_bool:
             self.typer.want_bool(parsed.expr, scope)
             typ = T.BOOL
         else:
             typ = self.typer.check(parsed.expr, scope)
         narrowing = facts(parsed.expr, True) if kind in _NARROWED_BY_ITSELF else frozenset()
-        self._templates(parsed, Scope({}, narrowing, True, scope.context))
+        self._templates(parsed, Scope({}, narrowing, not parsed.namespace, scope.context, parsed.namespace))
         uses = self.reads.end()
         if not allow_eligible and ELIGIBLE in uses:
             self._eligible_circle(kind, parsed, uses)
@@ -393,7 +395,12 @@ class _Checker:
         outputs = self._all("output", parsed.outputs, True, False)
         if any(d.severity == "error" for d in self.problems):
             return None
-        warnings = unused(self.reads.used, self.parameters, self.tables, parsed.rules)
+        prefixes = tuple(f"{prefix}." for prefix in parsed.source.imports)  # a module offers more than each
+        shared = {name for group in (parsed.parameters, parsed.tables, parsed.rules)  # scheme reads: no mistake
+                  for name in group if name.startswith(prefixes)} if prefixes else set()
+        warnings = unused(self.reads.used, {k: v for k, v in self.parameters.items() if k not in shared},
+                          {k: v for k, v in self.tables.items() if k not in shared},
+                          {k: v for k, v in parsed.rules.items() if k not in shared})
         kept = [{k: v for k, v in group.items() if v} for group in (conditions, notes, checks, outputs)]
         return CheckedRuleSet(parsed.source, self.case, self.parameters, self.tables, dict(self.rules), *kept,
                               self.typer.types, self.names.bindings, tuple(warnings), self.typer.overloads)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from types import MappingProxyType
 
 from ..core import nodes
@@ -55,6 +55,7 @@ class ParsedParameter:
     span: Span  # of its name
     value_span: Span | None  # of its value as written
     changed_in: str
+    namespace: str = ""  # the prefix a module's parameter is read under ("" for the scheme's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ class ParsedDefinition:
     declared_type: str | None = None  # a rule's `type:` as written
     type_span: Span | None = None
     path: str | None = None  # an input check's case field, as reported
+    namespace: str = ""  # the module whose names its expression reads ("" for the scheme's own)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class ParsedTable:
     span: Span  # of its name
     value_span: Span | None
     changed_in: str
+    namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -251,7 +254,7 @@ def _parameter(item: Item, problems) -> ParsedParameter:
         expr, text = None, ""
     source, label, assumption = _wording(data)
     return ParsedParameter(item.name, BY_ID["parameter"], expr, text, source, label, assumption, item.span,
-                           _value_span(item), item.changed_in)
+                           _value_span(item), item.changed_in, item.namespace)
 
 
 def _definition(item: Item, kind: Kind, problems) -> ParsedDefinition:
@@ -260,7 +263,7 @@ def _definition(item: Item, kind: Kind, problems) -> ParsedDefinition:
     if not isinstance(data, PosDict):
         text = Text("" if data is None else str(data), item.loc, item.file_text)
         return ParsedDefinition(item.name, kind, _expression(text, problems), text.text, source, label, assumption,
-                                {}, item.span, _value_span(item), item.changed_in)
+                                {}, item.span, _value_span(item), item.changed_in, namespace=item.namespace)
     text = text_at(data, kind.expression_key, item.file_text)
     expr = _expression(text, problems)
     messages = _messages(data, item, problems)
@@ -270,7 +273,7 @@ def _definition(item: Item, kind: Kind, problems) -> ParsedDefinition:
     if kind.id == "input_check" and "path" in data:
         path = str(data["path"])
     return ParsedDefinition(item.name, kind, expr, text.text, source, label, assumption, messages, item.span,
-                            _value_span(item), item.changed_in, declared, type_span, path)
+                            _value_span(item), item.changed_in, declared, type_span, path, item.namespace)
 
 
 def _table(item: Item, rows: dict[str, Row], problems) -> ParsedTable:
@@ -292,7 +295,48 @@ def _table(item: Item, rows: dict[str, Row], problems) -> ParsedTable:
     key = str(data["key"]) if data.get("key") else None
     return ParsedTable(item.name, BY_ID["table"], source, label, assumption, data.get("description"),
                        data.get("sample"), key, data.value_locs["key"].span if key is not None else None,
-                       bool(data.get("key_prefix")), columns, parsed, item.span, _value_span(item), item.changed_in)
+                       bool(data.get("key_prefix")), columns, parsed, item.span, _value_span(item), item.changed_in,
+                       item.namespace)
+
+
+def _dotted(expr) -> str | None:
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    if isinstance(expr, nodes.Field):
+        inner = _dotted(expr.subject)
+        return f"{inner}.{expr.name}" if inner else None
+    return None
+
+
+def _join(expr, dotted: frozenset):
+    """`sme.size_class`, read as a chain of fields, -> the one name of the module's rule it spells."""
+    if isinstance(expr, nodes.Field) and _dotted(expr) in dotted:
+        return nodes.Name(_dotted(expr), expr.span)
+    changed = {}
+    for part in fields(expr):
+        value = getattr(expr, part.name)
+        if isinstance(value, tuple):
+            new = tuple(_join(v, dotted) if _is_node(v) else v for v in value)
+            if any(a is not b for a, b in zip(new, value)):
+                changed[part.name] = new
+        elif _is_node(value):
+            new = _join(value, dotted)
+            if new is not value:
+                changed[part.name] = new
+    return replace(expr, **changed) if changed else expr
+
+
+def _is_node(value) -> bool:
+    return is_dataclass(value) and not isinstance(value, type) and type(value).__module__ == nodes.__name__
+
+
+def _with_dotted_names(definition: ParsedDefinition, dotted: frozenset) -> ParsedDefinition:
+    if definition.namespace:
+        return definition  # a module's own expressions read its short names
+    expr = _join(definition.expr, dotted) if definition.expr is not None else None
+    messages = {lang: Template(tuple(_join(p, dotted) if _is_node(p) else p for p in t.parts), t.text)
+                for lang, t in definition.messages.items()}
+    return replace(definition, expr=expr, messages=messages)
 
 
 def parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
@@ -308,4 +352,8 @@ def _parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]
     definitions = {kind.section: {name: _definition(item, kind, problems)
                                   for name, item in getattr(source, kind.section).items()}
                    for kind in EXPRESSION_KINDS}
+    dotted = frozenset(name for name in list(source.rules) + list(source.tables) if "." in name)
+    if dotted:  # a module's rules and tables, read by the scheme under their prefix
+        definitions = {section: {name: _with_dotted_names(d, dotted) for name, d in group.items()}
+                       for section, group in definitions.items()}
     return ParsedRuleSet(source=source, parameters=parameters, tables=tables, **definitions), problems

@@ -36,6 +36,7 @@ class Scope:
     narrowed: frozenset
     allow_eligible: bool
     context: str
+    namespace: str = ""  # inside a module: the prefix of its names; it sees those and its inputs, not the case
 
     def knowing(self, paths: frozenset) -> Scope:
         return replace(self, narrowed=self.narrowed | paths)
@@ -150,8 +151,10 @@ class Names:
     """The names a version offers, and the binding of every name and field resolved (`bindings`)."""
 
     def __init__(self, case_type: T.Record, parameters: dict[str, Parameter], tree: dict,
-                 tables: dict[str, TableDef], rules: dict, problems: Problems, type_rule: Callable[[str], object]):
+                 tables: dict[str, TableDef], rules: dict, problems: Problems, type_rule: Callable[[str], object],
+                 prefixes: frozenset = frozenset()):
         self.case_type, self.parameters, self.tree, self.tables, self.rules = case_type, parameters, tree, tables, rules
+        self.prefixes = prefixes  # the prefixes the scheme reads its modules' results under
         self.problems = problems
         self.bindings: dict[int, Binding] = {}
         self.reads = Reads()
@@ -165,25 +168,58 @@ class Names:
 
     def knows(self, name: str, scope: Scope) -> bool:
         """Whether a bare name stands for something without a context (not an enum value)."""
+        if scope.namespace:
+            return name in scope.variables or name in self._local_names(scope.namespace)
         return (name in scope.variables or self.case_type.field(name) is not None or name in self.tree
-                or name in self.tables or name in self.rules or name == ELIGIBLE)
+                or name in self.tables or name in self.rules or name == ELIGIBLE or name in self.prefixes)
 
     def visible(self, scope: Scope) -> set[str]:
+        if scope.namespace:
+            return set(scope.variables) | self._local_names(scope.namespace)
         names = set(scope.variables) | {k for k, _ in self.case_type.fields} | set(self.tree)
-        names |= set(self.tables) | set(self.rules)
+        names |= {n for n in self.tables if "." not in n} | {n for n in self.rules if "." not in n} | set(self.prefixes)
         if scope.allow_eligible:
             names.add(ELIGIBLE)
         return names
+
+    def _local_names(self, namespace: str) -> set[str]:
+        """The names a module's expressions see: its own parameters (groups), tables, rules and inputs."""
+        start = namespace + "."
+        names = {n[len(start):] for n in self.rules if n.startswith(start)}
+        names |= {n[len(start):] for n in self.tables if n.startswith(start)}
+        node = self.tree.get(namespace)
+        return names | (set(node) if isinstance(node, dict) else set())
 
     # -- a bare name ---------------------------------------------------
     def resolve(self, expr: nodes.Name, scope: Scope, expect):
         """Bind a name to what it stands for and give its type; `expect`, the type its context wants, reads a
         bare word as an enum value."""
-        for step in (self._variable, self._input, self._parameter, self._table, self._rule, self._eligible):
+        steps = (self._variable, self._local) if scope.namespace else \
+            (self._variable, self._input, self._parameter, self._table, self._rule, self._eligible, self._prefix)
+        for step in steps:
             typ = step(expr, scope)
             if typ is not None:
                 return typ
         return self._enum_value(expr, scope, expect)
+
+    def _local(self, expr: nodes.Name, scope: Scope):
+        """Inside a module: one of its rules or inputs, tables or parameters, read under its prefix."""
+        full = f"{scope.namespace}.{expr.name}"
+        if full in self.rules:
+            return self._bind_rule(expr, full)
+        if full in self.tables:
+            return self._bind_table(expr, full)
+        node = self.tree.get(scope.namespace)
+        if isinstance(node, dict) and expr.name in node:
+            return self._parameter_entry(expr, full, node[expr.name])
+        return None
+
+    def _prefix(self, expr: nodes.Name, scope: Scope):
+        """The prefix of a module the scheme imports, when the module has no parameters (else it is a group)."""
+        if expr.name not in self.prefixes:
+            return None
+        self.bind(expr, ParameterGroupRef(expr.name))
+        return T.Record(f"module {expr.name}", ())
 
     def _variable(self, expr: nodes.Name, scope: Scope):
         if expr.name not in scope.variables:
@@ -217,6 +253,9 @@ class Names:
         name = expr.name
         if name not in self.tables:
             return None
+        return self._bind_table(expr, name)
+
+    def _bind_table(self, expr, name: str):
         self.bind(expr, TableRef(name))
         self.reads.read(name)
         self.reads.use("table", name)
@@ -226,6 +265,9 @@ class Names:
         name = expr.name
         if name not in self.rules:
             return None
+        return self._bind_rule(expr, name)
+
+    def _bind_rule(self, expr, name: str):
         self.bind(expr, RuleRef(name))
         self.reads.read(name)
         self.reads.use("rule", name)
@@ -272,8 +314,17 @@ class Names:
     def _parameter_of_group(self, expr: nodes.Field, group: str):
         node = self.tree
         for part in group.split("."):
-            node = node[part]
+            node = node.get(part, {}) if isinstance(node, dict) else {}
         name = expr.name
+        full = f"{group}.{name}"
+        if name not in node and group.split(".")[0] in self.prefixes:  # a module's rule or table, by its prefix
+            if full in self.rules:
+                return self._bind_rule(expr, full)
+            if full in self.tables:
+                return self._bind_table(expr, full)
+            start = group + "."
+            node = {**node, **{n[len(start):]: n for n in list(self.rules) + list(self.tables)
+                               if n.startswith(start) and "." not in n[len(start):]}}
         if name not in node:
             close = did_you_mean(name, node)
             return self.problems.error("unknown-name", f"unknown parameter {group}.{name}", expr.span,

@@ -20,8 +20,7 @@ WORDS = {
     "en": {
         "decision": "Decision under {ruleset} {version} (in force from {start} to {end})",
         "decision_open": "Decision under {ruleset} {version} (in force from {start})",
-        "eligible": "Eligible: a subsidy of {subsidy} on an eligible cost of {cost}{rate}; own contribution {own}.",
-        "rate": " (rate {rate})",
+        "eligible": "Eligible.",
         "not_eligible": ("Not eligible, for 1 reason:", "Not eligible, for {count} reasons:"), "notes": "Notes:",
         "conditions": "Conditions: {failed} of {count} not met", "all_met": "Conditions: all {count} met",
         "met": "met", "not_met": "NOT MET", "fails_when": "fails when", "applies_when": "applies when",
@@ -35,9 +34,7 @@ WORDS = {
     "nl": {
         "decision": "Beslissing volgens {ruleset} {version} (van kracht van {start} tot en met {end})",
         "decision_open": "Beslissing volgens {ruleset} {version} (van kracht vanaf {start})",
-        "eligible": "Komt in aanmerking: een subsidie van {subsidy} op een subsidiabele kost van {cost}{rate}; "
-                    "eigen bijdrage {own}.",
-        "rate": " (steunpercentage {rate})",
+        "eligible": "Komt in aanmerking.",
         "not_eligible": ("Komt niet in aanmerking, om 1 reden:", "Komt niet in aanmerking, om {count} redenen:"),
         "notes": "Opmerkingen:",
         "conditions": "Voorwaarden: {failed} van {count} niet vervuld", "all_met": "Voorwaarden: alle {count} vervuld",
@@ -50,13 +47,15 @@ WORDS = {
                   "item": ("element", "elementen")},
     },
 }
+_OUTPUT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 _UNIT = re.compile(r"(-?\d+) (day|month|year|item)s?\b")
 
 
 class _Renderer:
     def __init__(self, decision: Decision, lang: str, checked: CheckedRuleSet | None, depends: dict | None,
-                 deepest: int | None = None):
+                 deepest: int | None = None, headline: dict | None = None):
         self.decision = decision
+        self.headline = headline or {}  # language -> the scheme's first line for an eligible decision
         self.deepest = deepest  # rules deeper than this are shown on one line, not unfolded
         self.lang = lang if lang in WORDS else "en"
         self.words = WORDS[self.lang]
@@ -124,12 +123,8 @@ class _Renderer:
         key = "decision" if info.effective_until else "decision_open"
         self.add(0, w[key].format(ruleset=info.id, version=info.version, start=info.effective_from.isoformat(),
                                   end=info.effective_until.isoformat() if info.effective_until else ""))
-        outputs = d.outputs
         if d.eligible:
-            rate = w["rate"].format(rate=self.value(outputs["rate"], "percent")) if outputs.get("rate") else ""
-            self.add(0, w["eligible"].format(subsidy=self.value(outputs.get("subsidy"), "money"),
-                                             cost=self.value(outputs.get("eligible_cost"), "money"), rate=rate,
-                                             own=self.value(outputs.get("own_contribution"), "money")))
+            self.add(0, self.eligible_line())
         else:
             one, many = w["not_eligible"]
             self.add(0, (one if len(d.reasons) == 1 else many).format(count=len(d.reasons)))
@@ -139,6 +134,21 @@ class _Renderer:
             self.add(0, w["notes"])
             for note in d.notes:
                 self.add(1, f"- {note.message}  [{note.code}]")
+
+    def eligible_line(self) -> str:
+        """The scheme's headline with the decision's outputs in it; without one, each output by its name."""
+        outputs = self.decision.outputs
+        template = self.headline.get(self.lang) or self.headline.get("en")
+        if template:
+            return _OUTPUT.sub(lambda m: self.value(outputs.get(m.group(1)), self.output_type(m.group(1)))
+                               if m.group(1) in outputs else m.group(0), template)
+        shown = "; ".join(f"{name} {self.value(value, self.output_type(name))}" for name, value in outputs.items())
+        return f"{self.words['eligible']} {shown}" if shown else self.words["eligible"]
+
+    def output_type(self, name: str) -> str:
+        if self.checked is None or name not in self.checked.outputs:
+            return ""
+        return str(T.strip_optional(self.checked.outputs[name].type))
 
     def read_values(self, step: TraceStep, depth: int) -> None:
         """The values a condition or note looked at: rules by their label, the rest by name."""
@@ -240,9 +250,10 @@ class _Renderer:
 
 
 def render_decision(decision: Decision, lang: str = "en", checked: CheckedRuleSet | None = None,
-                    depends: dict | None = None) -> str:
-    """A decision (with its trace, when it has one) as indented text in English or Dutch."""
-    return _Renderer(decision, lang, checked, depends).render()
+                    depends: dict | None = None, headline: dict | None = None) -> str:
+    """A decision (with its trace, when it has one) as indented text in English or Dutch; `headline` is the
+    scheme's first line of an eligible decision, per language ({output} parts show its outputs)."""
+    return _Renderer(decision, lang, checked, depends, headline=headline).render()
 
 
 def render_steps(decision: Decision, keys, lang: str = "en", checked: CheckedRuleSet | None = None,

@@ -29,11 +29,20 @@ class RulesetInfo:
     effective_from: date
     effective_until: date | None
     sha256: str
+    parts: tuple[tuple[str, str], ...] = ()  # (the scheme, its own version), then (each module, its version)
+
+    @property
+    def scheme_version(self) -> str:
+        return self.parts[0][1] if self.parts else self.version
+
+    @property
+    def modules(self) -> dict[str, str]:
+        return dict(self.parts[1:])
 
     def to_dict(self) -> dict:
         return {"id": self.id, "version": self.version, "effective_from": self.effective_from.isoformat(),
                 "effective_until": self.effective_until.isoformat() if self.effective_until else None,
-                "sha256": self.sha256}
+                "sha256": self.sha256, "scheme_version": self.scheme_version, "modules": self.modules}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,12 +115,40 @@ class Decision:
         raise AttributeError(name)
 
     def to_dict(self) -> dict:
-        out = {"ruleset": self.ruleset.to_dict(), "eligible": self.eligible}
-        out.update(self.outputs)
-        out["reasons"] = [r.to_dict() for r in self.reasons]
-        out["notes"] = [n.to_dict() for n in self.notes]
-        out["explanation"] = self.explanation.to_dict() if self.explanation else None
-        return out
+        reasons, notes, explanation = self.reasons, self.notes, self.explanation
+        return {"ruleset": _ruleset_dict(self.ruleset), "eligible": self.eligible, **self.outputs,
+                "reasons": [r.to_dict() for r in reasons] if reasons else [],
+                "notes": [n.to_dict() for n in notes] if notes else [],
+                "explanation": explanation.to_dict() if explanation else None}
+
+
+_RULESET_DICTS: dict[int, tuple[RulesetInfo, dict, tuple[str, ...]]] = {}
+
+
+def _ruleset_dict(info: RulesetInfo) -> dict:
+    """`info.to_dict()`, written once per version and copied for each decision (every decision of a batch
+    names the same version; writing its dates again cost a tenth of a decision). The lists and dicts
+    inside are copied too: a caller may change one decision's dict, and no other may change with it."""
+    known = _RULESET_DICTS.get(id(info))
+    if known is None or known[0] is not info:
+        written = info.to_dict()
+        if len(_RULESET_DICTS) >= 64:
+            _RULESET_DICTS.clear()
+        known = _RULESET_DICTS[id(info)] = (info, written, tuple(key for key, value in written.items()
+                                                                 if isinstance(value, (dict, list))))
+    out = dict(known[1])
+    for key in known[2]:
+        out[key] = _fresh(out[key])
+    return out
+
+
+def _fresh(value):
+    """A copy of a JSON value that shares no list or dict with it."""
+    if isinstance(value, dict):
+        return {key: _fresh(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fresh(item) for item in value]
+    return value
 
 
 def _message(compiled: CompiledRuleSet, kind: str, code: str, lang: str, case, values) -> str:
@@ -239,36 +276,51 @@ def _check_message(definition: Definition) -> str:
     return template.text if template else definition.name
 
 
-@in_engine_context
 def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain: bool = False, lang: str = "en",
                   source: str | None = None) -> Decision:
-    """A raw case -> its Decision under this version (in the engine's own decimal context)."""
-    case = check_case(compiled, raw, source).values
-    try:
-        values = compiled.decide(case)
-    except Exception as error:  # noqa: BLE001 - sorted below: the case's, the rule's, or the engine's
-        if _out_of_range(error):
-            raise _date_out_of_range(compiled, error, source) from None
-        if _the_rules_fault(compiled, error):
-            raise _runtime_error(compiled, error) from None
-        owner, _ = _definition_at(compiled, error)
-        raise EngineBug(f"{owner or 'the decision'} raised {type(error).__name__}: {error}") from error
-    # how each branch went, only for an explanation: the reference interpreter decides again, observed
-    taken = branches_taken(compiled.checked, case) if explain else None
-    reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
-                    for code, position, source in compiled.condition_slots if values[position])
-    notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), source)
-                  for code, position, source in compiled.note_slots if values[position])
-    outputs = {}
-    for name, position, write in compiled.output_writers:
+    """A raw case -> its Decision under this version (in the engine's own decimal context).
+
+    Without an explanation, the version's fast path decides the case in one
+    pass (`compile.py`, in the engine's context too). When it gives up (a
+    problem in the case, a failed input check, a rule that fails on it), the
+    case is decided again below, the full way, which names what is wrong: so
+    every error is the one it always was."""
+    fast = None if explain else compiled.fast_path
+    if fast is not None:
+        made = fast(raw, lang)
+        if made is not None:
+            eligible, outputs, reasons, notes = made
+            return Decision(info, eligible, outputs, tuple([Reason(*r) for r in reasons]) if reasons else (),
+                            tuple([Reason(*n) for n in notes]) if notes else ())
+    from decimal import localcontext
+    from ..core.values import ENGINE_CONTEXT
+    with localcontext(ENGINE_CONTEXT):
+        case = check_case(compiled, raw, source).values
         try:
-            outputs[name] = write(values[position])
-        except _NotWholeCent as error:
-            raise RulesError([Diagnostic("rounding", f"output {name} is EUR {error}, not a whole cent: "
-                                         "round it with round(...) in the rules",
-                                         compiled.checked.outputs[name].span)]) from None
-    trace = _trace(compiled, case, values, lang, reasons, notes, taken) if explain else None
-    return Decision(info, values[compiled.slot_index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
+            values = compiled.decide(case)
+        except Exception as error:  # noqa: BLE001 - sorted below: the case's, the rule's, or the engine's
+            if _out_of_range(error):
+                raise _date_out_of_range(compiled, error, source) from None
+            if _the_rules_fault(compiled, error):
+                raise _runtime_error(compiled, error) from None
+            owner, _ = _definition_at(compiled, error)
+            raise EngineBug(f"{owner or 'the decision'} raised {type(error).__name__}: {error}") from error
+        # how each branch went, only for an explanation: the reference interpreter decides again, observed
+        taken = branches_taken(compiled.checked, case) if explain else None
+        reasons = tuple(Reason(code, _message(compiled, "condition", code, lang, case, values), source)
+                        for code, position, source in compiled.condition_slots if values[position])
+        notes = tuple(Reason(code, _message(compiled, "note", code, lang, case, values), source)
+                      for code, position, source in compiled.note_slots if values[position])
+        outputs = {}
+        for name, position, write in compiled.output_writers:
+            try:
+                outputs[name] = write(values[position])
+            except _NotWholeCent as error:
+                raise RulesError([Diagnostic("rounding", f"output {name} is EUR {error}, not a whole cent: "
+                                             "round it with round(...) in the rules",
+                                             compiled.checked.outputs[name].span)]) from None
+        trace = _trace(compiled, case, values, lang, reasons, notes, taken) if explain else None
+        return Decision(info, values[compiled.slot_index[ELIGIBLE_SLOT]], outputs, reasons, notes, trace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +384,12 @@ def _input_shown(case, parts: tuple):
 
 
 def _shown(value, typ):
-    """A value for an explanation: as the decision writes it, or exactly when it is not a whole cent."""
+    """A value for an explanation: as the decision writes it, or exactly when it is not a whole cent; a list
+    by its length and a record by its fields, as the application's own are shown."""
+    if isinstance(value, (tuple, list)):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_shown(item, None)}" for key, item in value.items())
     try:
         return render_value(value, typ)
     except _NotWholeCent:

@@ -54,10 +54,10 @@ class _Walk:
         binding = self.bindings.get(id(expr))
         match expr:
             case nodes.Name(name=name):
-                if isinstance(binding, (InputRef, TableRef, RuleRef)):
+                if isinstance(binding, InputRef):
                     out.add(name)
-                elif isinstance(binding, ParameterRef):
-                    out.add(binding.name)
+                elif isinstance(binding, (TableRef, RuleRef, ParameterRef)):
+                    out.add(binding.name)  # inside a module, `work_units` is its rule sme.work_units
             case nodes.Field(subject=subject):
                 if isinstance(binding, ParameterRef):
                     out.add(binding.name)

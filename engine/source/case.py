@@ -86,14 +86,27 @@ class Case:
 
 @dataclass(frozen=True)
 class CaseModel:
-    """What a case looks like: its DSL type (a record) and its compiled validator."""
+    """What a case looks like: its DSL type (a record) and its compiled validator.
+
+    `accept` is the validator's fast path (None for a schema nested too deeply
+    to have one): the converted case, or None whenever `validate` might have
+    something to say. `reading` writes the same fast path as lines of another
+    compiled function (the decision's, `run/compile.py`), see `_Fast`.
+    """
 
     schema_path: Path
     type: T.Record
     validate: Validator
+    accept: Callable[[object], dict | None] | None = field(default=None, repr=False, compare=False)
+    reading: Callable[[str, dict, int], tuple[list[str], dict] | None] | None = field(default=None, repr=False,
+                                                                                     compare=False)
 
     def coerce(self, raw) -> tuple[dict | None, list[CaseProblem]]:
         """Raw case (parsed JSON or a mapping) -> checked, converted case, and the problems found."""
+        if self.accept is not None:
+            value = self.accept(raw)
+            if value is not None:
+                return value, []
         problems: list[CaseProblem] = []
         value = self.validate(raw, (), None, problems)
         return (None if problems else value), problems
@@ -737,6 +750,8 @@ class _Source:
         self.node_functions: dict[int, str] = {}
         self.defaults: list[tuple[str, str, _Field]] = []  # (constant, function, field), inner ones first
         self.messages: dict[str, str] = {}
+        self.default_names: dict[int, str] = {}  # id of a field -> the constant of its converted default
+        self.days: str | None = None  # the fast path's memo of dates (_Fast)
 
     def fresh(self, stem: str) -> str:
         self.counter += 1
@@ -952,7 +967,7 @@ class _Source:
         self.emit(depth - 1, "else:")  # not an object: as_object reported it
         self.emit(depth, f"{target} = None")
 
-    def default(self, field: _Field) -> str:
+    def converted_default(self, field: _Field) -> str:
         """The constant that will hold a field's converted default (converted once, by the compiled code)."""
         if isinstance(field.node, _List) and field.default == [] and field.default.__class__ is list:
             return self.constant((), "J")  # nothing to check in an empty list
@@ -963,6 +978,269 @@ class _Source:
         self.namespace[name] = None
         self.defaults.append((name, function, field))
         return name
+
+    def default(self, field: _Field) -> str:
+        if id(field) not in self.default_names:
+            self.default_names[id(field)] = self.converted_default(field)
+        return self.default_names[id(field)]
+
+
+# -- the validator's fast path -------------------------------------------------------------------------------
+
+MAX_FAST_INDENT = 60  # levels of indentation in the fast path's source: a schema nested deeper has none
+MAX_MEMO = 4_096      # dates, and texts a pattern checks, remembered (see _Fast)
+
+
+class _TooDeep(Exception):
+    """A schema whose fast path would nest deeper than Python compiles: its full validator does all the work."""
+
+
+class _Fast:
+    """Nodes -> the validator's fast path: the same checks and conversions, for a case with nothing wrong.
+
+    The full validator (`_Source`) must be ready to name every problem, so each
+    value takes a chain of branches; profiled, it cost a valid case more than
+    deciding it. Most cases have nothing wrong. This path tests values of their
+    plain kinds only (dict; list or tuple; str; int, Decimal, float or decimal
+    text; bool; None; date), one test per constraint, and converts them exactly
+    as the full validator does; at anything else it gives up (`return None`, or
+    an exception its caller turns into None), and the full validator runs and
+    names the problems. So it accepts nothing the full validator refuses, and
+    what it accepts becomes the same values. It builds no path and no message.
+
+    A missing field with a default is read as its converted default and checked
+    like a given value (converting a converted value changes nothing), so a
+    default that is a record is a fresh copy in every case, as the full
+    validator's deepcopy makes it.
+
+    Dates and texts checked by a pattern are remembered once accepted (at most
+    MAX_MEMO of each kind per schema, then no more): a batch has few distinct
+    application dates or NACE codes, and a look-up costs less than a regex.
+
+    Two forms. `accept(value)` builds the converted case (`CaseModel.case`).
+    `reading(var, wanted, depth)` writes the same checks as lines of another
+    function (the compiled decision, `run/compile.py`), reading the case in
+    `var` and leaving each value the rules read (`wanted`: path -> local name)
+    in a local of its own, so that no dict is built for a record the rules only
+    read field by field. Paths run through records that cannot be null only:
+    nothing below a list or a null-allowed record has a local of its own.
+    Those lines run in a decimal context that traps invalid operations (the
+    decision's own), so a NaN is refused by its first comparison with a bound.
+    """
+
+    def __init__(self, source: _Source, trapping: bool = False):
+        self.source = source  # names and constants: shared with the full validator, so none clash
+        self.trapping = trapping  # run in a context that traps invalid operations (the compiled decision's)
+        self.lines: list[str] = []
+        self.wanted: dict[tuple, str] = {}
+        self.given: set[tuple] = set()
+        if source.days is None:  # one memo of dates per schema, for every form of its fast path
+            source.days = source.constant({}, "D")
+        self.days = source.days
+
+    def fresh(self, stem: str) -> str:
+        return self.source.fresh(stem)
+
+    def constant(self, value, stem: str) -> str:
+        return self.source.constant(value, stem)
+
+    def emit(self, depth: int, line: str) -> None:
+        if depth > MAX_FAST_INDENT:
+            raise _TooDeep
+        self.lines.append("    " * depth + line)
+
+    def give_up_if(self, depth: int, test: str) -> None:
+        self.emit(depth, f"if {test}:")
+        self.emit(depth + 1, "return None")
+
+    def accept(self, root: _Object) -> list[str]:
+        """`accept(value)`: the converted case, or None."""
+        self.lines = ["def accept(value):", "    try:", "        budget = MAX_ITEMS"]
+        result = self.value(root, "value", 2)
+        self.emit(2, f"return {result}")
+        self.lines += ["    except Exception:", "        return None"]
+        return self.lines
+
+    def reading(self, root: _Object, var: str, wanted: dict[tuple, str], depth: int) -> list[str] | None:
+        """Lines at `depth` that check the case in `var` and leave each wanted value in its local; None
+        when a wanted path is not one of those this path gives a local."""
+        self.lines, self.wanted, self.given = [], wanted, set()
+        self.emit(depth, "budget = MAX_ITEMS")
+        made = self.record(root, var, depth, (), whole=() in wanted)
+        if made is not None:
+            self.emit(depth, f"{wanted[()]} = {made}")
+            self.given.add(())
+        return self.lines if self.given == set(wanted) else None
+
+    def value(self, node: _Node, var: str, depth: int, target: str | None = None) -> str:
+        """Statements at `depth` that check `var`; -> the name that then holds its converted value."""
+        if isinstance(node, (_Enum, _Bool)) or isinstance(node, _Text) and node.search is None:
+            test = self.refused(node, var)
+            self.give_up_if(depth, f"{var} is not None and ({test})" if node.nullable else test)
+            return self.keep(var, target, depth)
+        if isinstance(node, _Text):  # a pattern: remembered once it passed
+            known = self.constant(set(), "S")
+            inner = depth
+            if node.nullable:
+                self.emit(depth, f"if {var} is not None:")
+                inner += 1
+            self.give_up_if(inner, f"type({var}) is not str")
+            self.emit(inner, f"if {var} not in {known}:")
+            self.give_up_if(inner + 1, self.refused(node, var))
+            self.emit(inner + 1, f"if len({known}) < MAX_MEMO:")
+            self.emit(inner + 2, f"{known}.add({var})")
+            return self.keep(var, target, depth)
+        target = target or self.fresh("v")
+        inner = depth
+        if node.nullable:
+            self.emit(depth, f"if {var} is None:")
+            self.emit(depth + 1, f"{target} = None")
+            self.emit(depth, "else:")
+            inner += 1
+        if isinstance(node, _Number):
+            self.number(node, var, target, inner)
+        elif isinstance(node, _Date):
+            self.day(var, target, inner)
+        elif isinstance(node, _List):
+            self.array(node, var, target, inner)
+        else:
+            self.emit(inner, f"{target} = {self.record(node, var, inner, None, whole=True)}")
+        return target
+
+    def keep(self, var: str, target: str | None, depth: int) -> str:
+        if target is not None and target != var:
+            self.emit(depth, f"{target} = {var}")
+            return target
+        return var
+
+    def refused(self, node: _Node, var: str) -> str:
+        """The test that refuses a text, enum or bool value (not null)."""
+        if isinstance(node, _Bool):
+            return f"{var} is not True and {var} is not False"
+        if isinstance(node, _Enum):
+            return f"type({var}) is not str or {var} not in {self.constant(frozenset(node.members), 'E')}"
+        test = f"type({var}) is not str or len({var}) > {self.constant(node.max_length, 'N')}"
+        if node.search is not None:
+            test += f" or not {self.constant(node.search, 'R')}({var})"
+        return test
+
+    def number(self, node: _Number, var: str, n: str, depth: int) -> None:
+        lows = [(bound, "<") for bound in (node.minimum,) if bound is not None] + \
+               [(bound, "<=") for bound in (node.exclusive_minimum,) if bound is not None]
+        highs = [(bound, ">") for bound in (node.maximum,) if bound is not None] + \
+                [(bound, ">=") for bound in (node.exclusive_maximum,) if bound is not None]
+
+        def bound(value) -> str:  # as the full validator compares: an int for whole numbers, else a Decimal
+            whole = node.integer and value == _LOOSE.to_integral_value(Decimal(value))
+            return self.constant(int(value) if whole else Decimal(value), "B")
+
+        bounds = [f"{n} {op} {bound(value)}" for value, op in lows + highs]
+        # an int beyond the limits is refused before a Decimal is made of it or compared with one; whole
+        # bounds within the limits of a whole number (compared as ints) refuse it as well
+        ints_bounded = node.integer and bool(lows) and bool(highs) and all(
+            value == _LOOSE.to_integral_value(Decimal(value)) and -_INT_LIMIT < value < _INT_LIMIT
+            for value, _ in lows + highs)
+        limit = None if ints_bounded else f"not -LIMIT < {var} < LIMIT"
+        if node.integer:
+            self.emit(depth, f"if type({var}) is int:")
+            if limit:
+                self.give_up_if(depth + 1, limit)
+            self.emit(depth + 1, f"{n} = {var}")
+            self.emit(depth, f"elif type({var}) is Decimal and {var}.is_finite():")
+            self.emit(depth + 1, f"{n} = exact({var})")
+            self.give_up_if(depth + 1, f"{n} != integral({n})")
+            self.emit(depth + 1, f"{n} = int({n})")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{n} = number_of({var})")
+            self.give_up_if(depth + 1, f"{n} is None or {n} is BIG or {n} != integral({n})")
+            self.emit(depth + 1, f"{n} = int({n})")
+        else:
+            money = node.special == "money"
+            # comparing NaN traps in the decision's context, and a bound on either side refuses an infinity
+            finite = "" if self.trapping and lows and highs else f" and {var}.is_finite()"
+            self.emit(depth, f"if type({var}) is Decimal{finite}:")
+            if money:  # one call checks the cents and the limits; -0 becomes 0 as exact() makes it
+                self.emit(depth + 1, f"cents({var}, CENT)")
+                self.emit(depth + 1, f"{n} = {var} if {var} else exact({var})")
+            else:
+                self.emit(depth + 1, f"{n} = exact({var})")
+            self.emit(depth, f"elif type({var}) is int:")
+            self.give_up_if(depth + 1, limit)
+            self.emit(depth + 1, f"{n} = Decimal({var})")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, f"{n} = number_of({var})")
+            self.give_up_if(depth + 1, f"{n} is None or {n} is BIG" + (f" or {n} != quantize({n}, CENT)" if money
+                                                                        else ""))
+        if bounds:
+            self.give_up_if(depth, " or ".join(bounds))
+
+    def day(self, var: str, target: str, depth: int) -> None:
+        self.emit(depth, f"if type({var}) is str:")
+        self.emit(depth + 1, f"{target} = {self.days}.get({var})")
+        self.emit(depth + 1, f"if {target} is None:")
+        self.give_up_if(depth + 2, f"not is_date_text({var})")
+        self.emit(depth + 2, f"{target} = fromisoformat({var})")
+        self.emit(depth + 2, f"if len({self.days}) < MAX_MEMO:")
+        self.emit(depth + 3, f"{self.days}[{var}] = {target}")
+        self.emit(depth, f"elif type({var}) is date:")
+        self.emit(depth + 1, f"{target} = {var}")
+        self.emit(depth, "else:")
+        self.emit(depth + 1, "return None")
+
+    def array(self, node: _List, var: str, target: str, depth: int) -> None:
+        items, item = self.fresh("items"), self.fresh("y")
+        self.give_up_if(depth, f"type({var}) is not list and type({var}) is not tuple")
+        self.emit(depth, f"if {var}:")
+        self.emit(depth + 1, f"budget -= len({var})")
+        self.give_up_if(depth + 1, "budget < 0")
+        self.emit(depth + 1, f"{items} = []")
+        self.emit(depth + 1, f"for {item} in {var}:")
+        self.emit(depth + 2, f"{items}.append({self.value(node.items, item, depth + 2)})")
+        self.emit(depth + 1, f"{target} = tuple({items})")
+        self.emit(depth, "else:")
+        self.emit(depth + 1, f"{target} = ()")
+
+    def record(self, node: _Object, var: str, depth: int, path: tuple | None, whole: bool) -> str | None:
+        """Check a record; -> the source of its converted dict when `whole`, else None. With a `path`, its
+        fields that are wanted are left in their locals (and records below it are walked the same way)."""
+        known = self.constant(frozenset(f.name for f in node.fields), "F")
+        self.give_up_if(depth, f"type({var}) is not dict or not {known}.issuperset({var})")
+        items = []
+        for field in node.fields:
+            key = self.constant(field.name, "K")
+            here = path + (field.name,) if path is not None else None
+            local = self.wanted.get(here) if here is not None else None
+            if local is not None:
+                self.given.add(here)
+            leaf = isinstance(field.node, (_Enum, _Bool, _Text))
+            raw = local if leaf and local is not None else self.fresh("x")
+            if field.required:
+                self.emit(depth, f"{raw} = {var}[{key}]")
+            elif field.default is not None:
+                self.emit(depth, f"{raw} = {var}.get({key}, {self.source.default(field)})")
+            elif field.node.nullable or (isinstance(field.node, _Object) and here is not None):
+                self.emit(depth, f"{raw} = {var}.get({key})")  # a record missing here: given up below
+            else:
+                converted = local or self.fresh("v")
+                self.emit(depth, f"{raw} = {var}.get({key}, MISSING)")
+                self.emit(depth, f"if {raw} is MISSING:")
+                self.emit(depth + 1, f"{converted} = None")
+                self.emit(depth, "else:")
+                self.keep(self.value(field.node, raw, depth + 1), converted, depth + 1)
+                items.append((key, converted))
+                continue
+            if isinstance(field.node, _Object) and not field.node.nullable and here is not None:
+                inner_whole = whole or local is not None
+                made = self.record(field.node, raw, depth, here, inner_whole)
+                if inner_whole:
+                    converted = local or self.fresh("v")
+                    self.emit(depth, f"{converted} = {made}")
+                    items.append((key, converted))
+                continue
+            items.append((key, self.value(field.node, raw, depth, local)))
+        if not whole:
+            return None
+        return "{" + ", ".join(f"{key}: {value}" for key, value in items) + "}"
 
 
 def _tuple(path: tuple) -> str:
@@ -988,11 +1266,18 @@ def _dsl_type(node: _Node, name: str):
     return T.Optional(typ) if node.nullable else typ
 
 
-def _compile(root: _Object) -> Validator:
-    """The checked schema -> validate(value, parent, key, problems) -> converted case; defaults converted once."""
+def _compile(root: _Object) -> tuple[Validator, Callable | None, Callable | None]:
+    """The checked schema -> validate(value, parent, key, problems) -> converted case, its fast path
+    accept(value) -> converted case or None, and reading(var, wanted, depth) for the compiled decision;
+    defaults converted once."""
     source = _Source()
     source.validator(root)
+    try:  # after the full validator, so that every default has its constant
+        accept_lines = _Fast(source).accept(root)
+    except _TooDeep:
+        accept_lines = None
     namespace = dict(source.namespace)
+    namespace.update(cents=_EXACT.quantize, MAX_MEMO=MAX_MEMO)  # returns only for whole cents in the limits
     exec(compile(source.source(), "<case validator>", "exec"), namespace)
     for name, function, field in source.defaults:  # inner defaults first: an outer one may use them
         problems: list = []
@@ -1002,7 +1287,24 @@ def _compile(root: _Object) -> Validator:
                                   if problems[0].path else f"the default is not valid: it {problems[0].message}",
                                   field.default_at)
         namespace[name] = value
-    return namespace["validate"]
+    if accept_lines is None:
+        return namespace["validate"], None, None
+    exec(compile("\n".join(accept_lines) + "\n", "<case validator, fast path>", "exec"), namespace)
+
+    def reading(var: str, wanted: dict[tuple, str], depth: int) -> tuple[list[str], dict] | None:
+        """Lines that read a case into the wanted locals (see _Fast), and the namespace they need; None when
+        this schema or these paths have no fast path."""
+        fast = _Fast(source, trapping=True)
+        try:
+            lines = fast.reading(root, var, wanted, depth)
+        except _TooDeep:
+            return None
+        if lines is None:
+            return None
+        namespace.update((name, value) for name, value in source.namespace.items() if name not in namespace)
+        return lines, namespace
+
+    return namespace["validate"], namespace["accept"], reading
 
 
 # -- reading the schema file ---------------------------------------------------------------------------------
@@ -1060,14 +1362,14 @@ def _meta_check(root, data: bytes) -> None:
         cache_write(_META_CACHE, digest, digest.encode())
 
 
-def _read_schema(text: str, data: bytes) -> tuple[T.Record, Validator]:
+def _read_schema(text: str, data: bytes) -> tuple[T.Record, Validator, Callable | None, Callable | None]:
     root = _parse_schema(text)
     if not isinstance(root, dict):
         raise CaseSchemaError("the case schema must be a JSON object")
     _meta_check(root, data)
     node = _SchemaReader(root).read()
-    validate = _compile(node)
-    return _dsl_type(node, "case"), validate
+    validate, accept, reading = _compile(node)
+    return _dsl_type(node, "case"), validate, accept, reading
 
 
 def _position(text: str, path: tuple) -> tuple[int, int] | None:
@@ -1124,13 +1426,13 @@ def case_model(schema_path: Path) -> CaseModel:
     except UnicodeDecodeError:
         raise CaseSchemaError("the case schema is not valid UTF-8", (), path, 1, 1) from None
     try:
-        record, validate = _read_schema(text, data)
+        record, validate, accept, reading = _read_schema(text, data)
     except CaseSchemaError as error:
         error.file = path
         if error.line is None:
             error.line, error.column = _position(text, error.path)
         raise
-    return CaseModel(path, record, validate)
+    return CaseModel(path, record, validate, accept, reading)
 
 
 # -- case text ---------------------------------------------------------------------------------------------------

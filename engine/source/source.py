@@ -47,6 +47,7 @@ class Item:
     file_text: str = field(repr=False, compare=False)
     changed_in: str = ""
     loc: Loc | None = field(default=None, compare=False, repr=False)
+    namespace: str = ""  # the prefix a module's definition is read under in a scheme (`sme`); "" for the scheme's own
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -85,3 +86,8 @@ class RuleSource:
     input_checks: dict[str, Item]
     outputs: dict[str, Item]
     history: tuple[str, ...] = ()  # versions applied, oldest first
+    imports: dict[str, Item] = field(default_factory=dict)  # a scheme's: prefix -> {module, inputs}
+    inputs: dict[str, Item] = field(default_factory=dict)  # a module's: what each scheme must bind
+    kind: str = "scheme"  # "scheme" or "module"
+    parts: tuple[tuple[str, str], ...] = ()  # once composed: (the scheme or a module, its version), each part
+    changed_part: str = ""  # once composed: the module whose change starts this version ("" for the scheme)

@@ -61,21 +61,34 @@ def shown_path(path: Path) -> str:
 _HEAD_CHARS = 4000  # a rule file says `ruleset:` near its top
 
 
-def _scan(rules_dir: Path) -> tuple[dict[Path, str], list[Diagnostic]]:
-    """The rule files of a folder (YAML files with a top-level `ruleset:` key, in the folder or one below)
-    with their text, and the YAML files that cannot be read safely (a FIFO, a device, a link leading out
-    of the folder, a file too large or not UTF-8)."""
+OWNER_KEYS = ("ruleset", "module")  # a scheme's version file says `ruleset: ID`, a module's `module: ID`
+
+
+def owner(doc) -> str:
+    """The scheme or module a version file belongs to."""
+    return str(doc.get("ruleset") if doc.get("ruleset") is not None else doc.get("module"))
+
+
+def owner_key(doc) -> str:
+    return "ruleset" if doc.get("ruleset") is not None else "module"
+
+
+def _scan(rules_dir: Path, key: str = "ruleset", root: Path | None = None) -> tuple[dict[Path, str], list[Diagnostic]]:
+    """The version files of a folder (YAML files with a top-level `ruleset:` key, or `module:` for a module,
+    in the folder or one below) with their text, and the YAML files that cannot be read safely (a FIFO, a
+    device, a link leading out of the folder, a file too large or not UTF-8)."""
     problems: list[Diagnostic] = []
+    root = root if root is not None else rules_dir
 
     def rule_files(pattern: str) -> dict[Path, str]:
         found = {}
         for path in sorted(rules_dir.glob(pattern)):
             if path.is_dir() and not path.is_symlink():
                 continue  # a folder whose name ends in .yaml
-            text, problem = read_text_inside(path, rules_dir, shown=shown_path(path))
+            text, problem = read_text_inside(path, root, shown=shown_path(path))
             if problem is not None:
                 problems.append(problem)
-            elif any(line.startswith("ruleset:") for line in text[:_HEAD_CHARS].splitlines()):
+            elif any(line.startswith(key + ":") for line in text[:_HEAD_CHARS].splitlines()):
                 found[path] = text
         return found
 
@@ -98,19 +111,23 @@ def _parse_day(value, span: Span, what: str, problems: list) -> date | None:
         return None
 
 
-def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]:
-    """Load every rule file under a folder and order the versions; report overlaps and gaps."""
+def read_versions(rules_dir: Path, key: str = "ruleset",
+                  root: Path | None = None) -> tuple[list[VersionFile], list[Diagnostic]]:
+    """Load every version file of one scheme (`ruleset:` files) or one module (`module:` files) in a folder
+    and order the versions; report overlaps and gaps. Paths the files name stay inside `root` (default: the
+    folder itself)."""
     schema = bundled_schemas_dir() / SCHEMA_NAME
-    texts, problems = _scan(rules_dir)
+    root = root if root is not None else rules_dir
+    texts, problems = _scan(rules_dir, key, root)
     files = list(texts)
     if not files:
-        return [], problems + [Diagnostic("no-rules", f"no rule files (YAML with a 'ruleset:' key) in "
+        return [], problems + [Diagnostic("no-rules", f"no rule files (YAML with a '{key}:' key) in "
                                           f"{shown_path(rules_dir)}", Span(shown_path(rules_dir), 1, 1))]
     versions: list[VersionFile] = []
     by_id: dict[str, VersionFile] = {}
     unusable_from: date | None = None  # the first day of a version that could not be read
     for path in files:
-        rule_file, found = load_rule_file(path, shown_path(path), schema, rules_dir, texts[path])
+        rule_file, found = load_rule_file(path, shown_path(path), schema, root, texts[path])
         problems += found
         start = until = None
         if rule_file is not None:
@@ -132,7 +149,7 @@ def read_versions(rules_dir: Path) -> tuple[list[VersionFile], list[Diagnostic]]
             continue
         versions.append(VersionFile(rule_file, str(doc["version"]), start, until,
                                     str(doc["follows"]) if doc.get("follows") is not None else None, path.parent,
-                                    rules_dir))
+                                    root))
         by_id[versions[-1].version] = versions[-1]
     if unusable_from is not None:  # later versions build on the unreadable one: checking them would only mislead
         versions = [v for v in versions if v.effective_from < unusable_from]
@@ -154,10 +171,12 @@ def _guess_start(path: Path, text: str) -> date:
 def _check_timeline(versions: list[VersionFile]) -> list[Diagnostic]:
     problems = []
     seen: dict[str, VersionFile] = {}
-    ids = {v.rule_file.doc["ruleset"] for v in versions}
+    ids = {owner(v.rule_file.doc) for v in versions}
     if len(ids) > 1:
+        first = versions[0].rule_file.doc
         problems.append(Diagnostic("ruleset-mixed", f"one rules folder holds several rulesets: {', '.join(sorted(ids))}",
-                                   versions[0].rule_file.doc.value_locs["ruleset"].span))
+                                   first.value_locs[owner_key(first)].span,
+                                   "give each scheme (and each module) a folder of its own"))
     for index, current in enumerate(versions):
         doc = current.rule_file.doc
         if current.version in seen:
@@ -334,7 +353,7 @@ def _base_source(vf: VersionFile, until: date | None, case_schema: Path) -> Rule
     _flatten_parameters(doc.get("parameters") or PosDict(), "", rf.text, vf.version, parameters)
     tables = _items(doc.get("tables"), rf, vf.version)
     return RuleSource(
-        ruleset=str(doc["ruleset"]), version=vf.version, effective_from=vf.effective_from, effective_until=until,
+        ruleset=owner(doc), version=vf.version, effective_from=vf.effective_from, effective_until=until,
         summary=str(doc.get("summary", "")), source=str(doc.get("source", "")), follows=None, file=rf.path,
         case_schema=case_schema,
         assumptions=tuple(str(a) for a in doc.get("assumptions") or ()),
@@ -343,6 +362,8 @@ def _base_source(vf: VersionFile, until: date | None, case_schema: Path) -> Rule
         rules=_items(doc.get("rules"), rf, vf.version), conditions=_items(doc.get("conditions"), rf, vf.version),
         notes=_items(doc.get("notes"), rf, vf.version), input_checks=_items(doc.get("input_checks"), rf, vf.version),
         outputs=_items(doc.get("outputs"), rf, vf.version), history=(vf.version,),
+        imports=_items(doc.get("imports"), rf, vf.version), inputs=_items(doc.get("inputs"), rf, vf.version),
+        kind="module" if owner_key(doc) == "module" else "scheme",
     )
 
 
@@ -399,7 +420,8 @@ class _Change:
         self.copied: set[str] = set()
         self.sections = {"rules": _Ordered(base.rules), "conditions": _Ordered(base.conditions),
                          "notes": _Ordered(base.notes), "input_checks": _Ordered(base.input_checks),
-                         "outputs": _Ordered(base.outputs)}
+                         "outputs": _Ordered(base.outputs), "imports": _Ordered(base.imports),
+                         "inputs": _Ordered(base.inputs)}
 
     def unknown(self, kind: str, name: str, known, span: Span) -> None:
         self.problems.append(_unknown(kind, name, known, span, self.base.version, self.problems))
@@ -521,6 +543,7 @@ class _Change:
             rules=sections["rules"].as_dict(), conditions=sections["conditions"].as_dict(),
             notes=sections["notes"].as_dict(), input_checks=sections["input_checks"].as_dict(),
             outputs=sections["outputs"].as_dict(), history=self.base.history + (self.version,),
+            imports=sections["imports"].as_dict(), inputs=sections["inputs"].as_dict(), kind=self.base.kind,
         )
 
 
@@ -555,7 +578,14 @@ def _resolve(versions: list[VersionFile]) -> tuple[list[RuleSource], list[Diagno
     for index, vf in enumerate(versions):
         until = effective_until(versions, index)
         doc = vf.rule_file.doc
-        if index == 0:
+        if index == 0 and owner_key(doc) == "module":
+            if "changes" in doc:
+                problems.append(Diagnostic("version-base", f"the first version ({vf.version}) of a module must be "
+                                           "complete (with inputs, parameters, rules, ...), not a change file",
+                                           doc.value_locs["version"].span))
+                return [], problems
+            resolved.append(_base_source(vf, until, Path()))
+        elif index == 0:
             if "changes" in doc or "case_schema" not in doc:
                 problems.append(Diagnostic("version-base", f"the first version ({vf.version}) must be a complete ruleset "
                                            "(with case_schema, parameters, rules, ...), not a change file",
