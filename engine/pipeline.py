@@ -21,7 +21,7 @@ from .source.case import CaseSchemaError, case_model
 from .lang.check import CheckedRuleSet, check_ruleset
 from .run.compile import CompiledRuleSet, compile_ruleset
 from .core.diagnostics import CaseError, CaseProblem, Diagnostic, RulesError, SchemeNotFound, VersionNotFound
-from .run.evaluate import RulesetInfo
+from .run.evaluate import RulesetInfo, check_case, evaluate_case
 from .lang.parsed import parse_ruleset
 from .lang.printer import content_hash
 from .source.source import RuleSource
@@ -96,6 +96,7 @@ class RuleBook:
     sources: list[RuleSource]
     scheme: SchemeSpec | None = None
     _built: dict[str, Built] = field(default_factory=dict, repr=False)
+    _last: tuple | None = field(default=None, repr=False)  # (from, until, Built) of the version used last
 
     @property
     def ruleset_id(self) -> str:
@@ -157,11 +158,16 @@ class RuleBook:
         return self._built[source.version]
 
     def on(self, day: date) -> Built:
-        return self.build(self.source_on(day))
+        last = self._last  # cases of a batch mostly fall in the version the one before fell in
+        if last is not None and last[0] <= day and (last[1] is None or day <= last[1]):
+            return last[2]
+        source = self.source_on(day)
+        built = self.build(source)
+        self._last = (source.effective_from, source.effective_until, built)
+        return built
 
     def evaluate(self, case, *, explain: bool = False, lang: str = "en", on: date | None = None):
         """A case -> its Decision under the version in force on its own date (or on `on`)."""
-        from .run.evaluate import evaluate_case
         built = self.on(on) if on is not None else self.for_case(case)
         return evaluate_case(built.compiled, built.info, case, explain=explain, lang=lang)
 
@@ -174,7 +180,6 @@ class RuleBook:
     def for_case(self, case, source: str | None = None) -> Built:
         """The version in force on a case's own date; when the date is missing or wrong, or no version is
         in force on it, a CaseError with that problem and every other one the latest version finds."""
-        from .run.evaluate import check_case
         field_name = self.version_field
         if field_name is None:
             raise VersionNotFound(f"the scheme {self.ruleset_id} does not say which case field picks its version "
@@ -252,10 +257,27 @@ def open_catalog(rules_dir: Path | str | None = None) -> Catalog:
     folder = Path(rules_dir) if rules_dir is not None else bundled_rules_dir()
     if not folder.is_dir():
         raise RulesError([Diagnostic("no-rules", f"the rules folder {folder} does not exist", Span(str(folder), 1, 1))])
-    catalog, problems = read_catalog(folder, bundled_rules_dir(), bundled_schemas_dir())
+    key = (str(folder.resolve()), _declarations_digest(folder))
+    if key not in _CATALOGS:
+        _CATALOGS[key] = read_catalog(folder, bundled_rules_dir(), bundled_schemas_dir())
+    catalog, problems = _CATALOGS[key]
     if _errors(problems):
         raise RulesError(_sorted(problems))
     return catalog
+
+
+_CATALOGS: dict[tuple, tuple] = {}
+
+
+def _declarations_digest(folder: Path) -> tuple:
+    """What a catalog is read from, by content: the scheme.yaml files and the folders of the modules."""
+    found = []
+    for path in sorted([folder / "scheme.yaml"] + list(folder.glob("*/scheme.yaml"))):
+        digest = _file_digest(path) if path.is_file() else None
+        found.append((str(path), digest))
+    for base in (folder / "modules", bundled_rules_dir() / "modules"):
+        found.append((str(base), tuple(sorted(p.name for p in base.iterdir())) if base.is_dir() else ()))
+    return tuple(found)
 
 
 def scheme_sources(spec: SchemeSpec, catalog: Catalog) -> tuple[list[RuleSource], list[Diagnostic], bool]:
@@ -277,7 +299,10 @@ def scheme_sources(spec: SchemeSpec, catalog: Catalog) -> tuple[list[RuleSource]
         if module_id in catalog.modules:
             modules[module_id], module_problems = module_sources(catalog, module_id)
             problems += module_problems
-    composed, compose_problems = compose_timeline(sources, modules, spec.languages)  # modules in, by date
+            if _errors(module_problems):  # its own mistakes are reported; the scheme's versions would only echo them
+                return [], problems, False
+    composed, compose_problems = compose_timeline(sources, modules, spec.languages,  # modules in, by date
+                                                  tuple(catalog.modules))
     return composed, problems + compose_problems, timeline_ok
 
 

@@ -189,11 +189,13 @@ def test_version_flag_prints_the_installed_version():
 def test_validate_and_test_without_a_folder_check_the_rules_of_the_current_folder(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "rules", tmp_path / "rules")
     rate = tmp_path / "rules" / "kmo-portefeuille" / "2016-04-01.yaml"
-    rate.write_text(rate.read_text().replace("      value: 40 %\n", "      value: 40\n", 1))
+    text = rate.read_text()
+    line = text[:text.index("      value: 40 %\n")].count("\n") + 1
+    rate.write_text(text.replace("      value: 40 %\n", "      value: 40\n", 1))
     monkeypatch.chdir(tmp_path)
     status, out, _ = cli("validate")
     assert status == 2
-    assert "rules/kmo-portefeuille/2016-04-01.yaml:38:14: type-unit:" in out
+    assert f"rules/kmo-portefeuille/2016-04-01.yaml:{line}:14: type-unit:" in out
     assert "parameter rates.small is the bare number 40, where a percentage is meant (write 40 %)" in out
     assert out.rstrip().endswith("(checked rules)")
     status, out, err = cli("test")

@@ -66,15 +66,19 @@ def test_the_rate_cut_takes_a_third_from_a_medium_enterprise_and_nothing_from_a_
     assert report.unchanged == 1
 
 
-def test_the_changed_rate_is_explained_by_the_parameter_it_reads(book):
-    report = impact(book, "2019-11-30", "2019-12-01", [a_case()])
-    change = report.changed[0]
-    assert [(s.kind, s.name, s.old, s.new) for s in change.causes] == [("rule", "applicable_rate", "0.40", "0.30")]
-    assert "rates.small" in change.causes[0].because
-    assert {s.name for s in change.consequences} >= {"gross_subsidy", "subsidy", "own_contribution"}
-    assert [(c.name, c.cases) for c in report.causes] == [("applicable_rate", 1)]
+def test_the_changed_rate_is_explained_by_the_rate_of_the_enterprise_s_own_size(book):
+    cases = [CaseInput("small", a_case()), CaseInput("medium", a_case(employees=120, fee=3000))]
+    report = impact(book, "2019-11-30", "2019-12-01", cases)
+    small, medium = report.case("small"), report.case("medium")
+    assert [(s.kind, s.name, s.old, s.new, s.because) for s in small.causes] == [
+        ("rule", "applicable_rate", "0.40", "0.30", ("rates.small",))]
+    assert [s.because for s in medium.causes] == [("rates.medium",)]  # a medium enterprise never reads rates.small
+    assert {s.name for s in small.consequences} >= {"gross_subsidy", "subsidy", "own_contribution"}
+    assert [(c.name, c.cases, c.variants) for c in report.causes] == [
+        ("applicable_rate", 2, ((("rates.medium",), 1), (("rates.small",), 1)))]
     text = render_impact_text(report)
-    assert "why: rule applicable_rate: 40 % -> 30 % (reads rates.medium 30 % -> 20 %, rates.small 40 % -> 30 %)" in text
+    assert "why: rule applicable_rate: 40 % -> 30 % (reads rates.small 40 % -> 30 %)\n" in text
+    assert "why: rule applicable_rate: 30 % -> 20 % (reads rates.medium 30 % -> 20 %)\n" in text
 
 
 def test_in_a_realistic_corpus_every_small_eligible_subsidy_below_the_ceiling_loses_a_quarter(book):
@@ -119,7 +123,9 @@ def test_advice_other_than_cybersecurity_becomes_ineligible_on_2026_02_01(book):
     assert (cause.kind, cause.name, cause.in_from, cause.in_to, cause.new) == (
         "condition", "advice_limited_to_cybersecurity", False, True, True)
     energy = report.case("energy advice")
-    assert {s.name for s in energy.causes} == {"advice_limited_to_cybersecurity", "uplifted"}
+    # the uplift of energy efficiency ends for advice too, but refused advice gets no rate: no cause of anything
+    assert [s.name for s in energy.causes] == ["advice_limited_to_cybersecurity"]
+    assert "uplifted" in {s.name for s in energy.without_effect}
     assert report.subsidy_change == Decimal("-1800.00") - Decimal("2700.00")
     text = render_impact_text(report)
     assert "why: condition advice_limited_to_cybersecurity failed (it was added in 2026-02-01)" in text
@@ -153,6 +159,230 @@ def test_a_table_entry_removed_makes_cases_eligible_and_names_the_table(tmp_path
     assert (cause.kind, cause.name, cause.because) == ("condition", "legal_form_excluded", ("excluded_legal_forms",))
     assert "why: condition legal_form_excluded: failed -> passed (reads excluded_legal_forms)" in \
         render_impact_text(report)
+
+
+# -- honest causes: the definitions whose change changed the decision, counted on their own cases ---------------
+
+def aid(day, amount, scheme="other-de-minimis"):
+    return {"granted_on": day, "amount": amount, "scheme": scheme}
+
+
+def with_aid(case, *aids):
+    case["enterprise"]["prior_aid"] = list(aids)
+    return case
+
+
+RATE_CUT, CEILING, BOTH = ("2019-11-30", "2019-12-01"), ("2019-12-31", "2020-01-01"), ("2019-11-30", "2020-01-01")
+THEMES, DE_MINIMIS, ADVICE = ("2022-12-31", "2023-01-01"), ("2023-12-31", "2024-01-01"), ("2026-01-31", "2026-02-01")
+
+# (change, the case, its causes as (kind, name, because)); no causes: the decision does not change
+KNOWN_CAUSES = {
+    "2019 small": (RATE_CUT, lambda: a_case(fee=1000), [("rule", "applicable_rate", ("rates.small",))]),
+    "2019 medium": (RATE_CUT, lambda: a_case(employees=120, fee=3000),
+                    [("rule", "applicable_rate", ("rates.medium",))]),
+    # the annual ceiling holds the subsidy at EUR 300 before and after: only the rate field changes
+    "2019 at the ceiling": (RATE_CUT, lambda: with_aid(a_case(fee=2000), aid("2019-03-01", 9700, "kmo-portefeuille")),
+                            [("rule", "applicable_rate", ("rates.small",))]),
+    "2020 small above it": (CEILING, lambda: a_case("2019-12-20", fee=30000),
+                            [("rule", "annual_ceiling", ("annual_ceilings.small",))]),
+    "2020 medium above it": (CEILING, lambda: a_case("2019-12-20", employees=120, fee=50000),
+                             [("rule", "annual_ceiling", ("annual_ceilings.medium",))]),
+    "2020 below it": (CEILING, lambda: a_case("2019-12-20", fee=1000), []),
+    "2019-2020 below the ceiling": (BOTH, lambda: a_case(fee=1000), [("rule", "applicable_rate", ("rates.small",))]),
+    "2019-2020 above it": (BOTH, lambda: a_case(fee=30000), [("rule", "applicable_rate", ("rates.small",)),
+                                                             ("rule", "annual_ceiling", ("annual_ceilings.small",))]),
+    # nothing left of the ceiling before or after: its cut changes nothing
+    "2019-2020 ceiling used up": (BOTH, lambda: with_aid(a_case(), aid("2019-02-01", 12000, "kmo-portefeuille")),
+                                  [("rule", "applicable_rate", ("rates.small",))]),
+    "2023 no theme": (THEMES, lambda: a_case("2022-12-20", theme=None),
+                      [("condition", "theme_not_eligible", ("theme_not_eligible", "themes"))]),
+    "2023 not on the list": (THEMES, lambda: a_case("2022-12-20", theme="professional_competences",
+                                                    service_code="PC-UNKNOWN-999"),
+                             [("condition", "service_not_whitelisted",
+                               ("service_not_whitelisted", "professional_competences_whitelist"))]),
+    "2023 on the list": (THEMES, lambda: a_case("2022-12-20", theme="professional_competences",
+                                                service_code="PC-SAMPLE-001"), []),
+    "2024 more room under the ceiling": (DE_MINIMIS, lambda: with_aid(a_case("2023-12-20"), aid("2021-06-01", 250000)),
+                                         [("rule", "de_minimis.applicable_ceiling", ("de_minimis.ceiling",))]),
+    # aid of late 2020 falls in the three years before the grant, not in the fiscal years 2021 to 2023
+    "2024 a window back from the grant": (DE_MINIMIS, lambda: with_aid(a_case("2023-12-20"),
+                                                                       aid("2020-12-30", 299800)),
+                                          [("rule", "de_minimis.applicable_ceiling", ("de_minimis.ceiling",)),
+                                           ("rule", "de_minimis.used", ("de_minimis.used", "de_minimis.window"))]),
+    "2026 strategy advice": (ADVICE, lambda: a_case("2026-01-20", kind="advice", fee=6000),
+                             [("condition", "advice_limited_to_cybersecurity", ("advice_limited_to_cybersecurity",))]),
+    "2026 energy advice": (ADVICE, lambda: a_case("2026-01-20", kind="advice", fee=6000, theme="sustainability",
+                                                  focus="energy_efficiency"),
+                           [("condition", "advice_limited_to_cybersecurity", ("advice_limited_to_cybersecurity",))]),
+    "2026 cybersecurity advice": (ADVICE, lambda: a_case("2026-01-20", kind="advice", fee=6000, theme="digitalisation",
+                                                         focus="cybersecurity"), []),
+}
+
+
+@pytest.mark.parametrize("name", KNOWN_CAUSES)
+def test_known_causes_of_each_change(book, name):
+    (first, second), make, causes = KNOWN_CAUSES[name]
+    report = impact(book, first, second, [make()])
+    if not causes:
+        assert report.changed == ()
+        return
+    assert [(s.kind, s.name, s.because) for s in report.changed[0].causes] == causes
+    assert sorted((c.kind, c.name, c.because, c.cases) for c in report.causes) == sorted(c + (1,) for c in causes)
+
+
+def test_with_two_causes_each_says_which_fields_it_changed(book):
+    report = impact(book, *BOTH, [a_case(fee=30000)])
+    rate, ceiling = report.changed[0].causes
+    assert rate.changes == ("rate",) and ceiling.changes == ("subsidy", "own_contribution")
+    text = render_impact_text(report)
+    assert "why: rule applicable_rate: 40 % -> 30 % (reads rates.small 40 % -> 30 %), changing rate\n" in text
+    assert "changing subsidy and own_contribution" in text
+    assert "The changed decision has 2 causes; it counts under each." in text
+
+
+def test_a_module_s_change_is_a_cause_like_any_other(book):
+    report = impact(book, *DE_MINIMIS, [with_aid(a_case("2023-12-20"), aid("2020-12-30", 299800))])
+    text = render_impact_text(report)
+    assert "why: rule de_minimis.used: 0.00 -> 299800.00 (its definition changed in 2024-01-01, by the module " \
+           "de-minimis 2024-01-01; reads de_minimis.window (none) -> 3 years)" in " ".join(text.split())
+    assert "rule de_minimis.applicable_ceiling" in text.split("Causes of the changes")[1]
+
+
+def test_a_module_s_input_binding_stays_out_of_the_consequences(book):
+    # refused from February 2026: the aid asked of the de minimis module drops to 0, so its note goes too
+    report = impact(book, *ADVICE, [with_aid(a_case("2026-01-20", kind="advice", fee=6000), aid("2025-05-01", 299000))])
+    change = report.changed[0]
+    assert [s.name for s in change.causes] == ["advice_limited_to_cybersecurity"]
+    assert change.field("notes").old == ["de_minimis_ceiling_reached"]
+    requested = next(s for s in change.consequences if s.name == "de_minimis.requested")
+    assert requested.binding and requested.changes == ("notes",)
+    assert "de_minimis.requested" not in render_impact_text(report)
+
+
+@pytest.fixture(scope="module")
+def corpus_2019():
+    return generate_cases(year_spec(1200, 11, 2019))
+
+
+@pytest.fixture(scope="module")
+def reports(book, corpus_2019):
+    """The impact of each change on a generated corpus of its own year."""
+    def of(change, cases):
+        return impact(book, *change, cases)
+    return {"2019": of(RATE_CUT, corpus_2019), "2019-2020": of(BOTH, corpus_2019),
+            "2020": of(CEILING, generate_cases(year_spec(4000, 20, 2020))),
+            "2023": of(THEMES, generate_cases(year_spec(3000, 23, 2023))),
+            "2024": of(DE_MINIMIS, generate_cases(year_spec(4000, 24, 2024))),
+            "2026": of(ADVICE, generate_cases(year_spec(3000, 26, 2026)))}
+
+
+def _size(book, version, case):
+    built = book.build(book.resolve(version))
+    return evaluate_case(built.compiled, built.info, case).size_class
+
+
+def _trace(book, version, case):
+    built = book.build(book.resolve(version))
+    decision = evaluate_case(built.compiled, built.info, case, explain=True)
+    return decision, {(s.kind, s.name): s.value for s in decision.explanation.steps}
+
+
+def test_the_rate_cut_is_caused_by_the_rate_of_each_enterprise_s_own_size(book, corpus_2019, reports):
+    report = reports["2019"]
+    sizes = {f"#{n}": _size(book, "2019-11-30", case) for n, case in enumerate(corpus_2019, start=1)}
+    assert len(report.changed) > 800
+    for change in report.changed:
+        rate = "rates.small" if sizes[change.id] == "small" else "rates.medium"
+        assert [(s.name, s.because) for s in change.causes] == [("applicable_rate", (rate,))], change.id
+    (cause,) = report.causes
+    small = sum(1 for change in report.changed if sizes[change.id] == "small")
+    assert dict(cause.variants) == {("rates.small",): small, ("rates.medium",): len(report.changed) - small}
+    lines = render_impact_text(report, show=None).split("\n  #")[1:]  # one case each
+    assert not [line for line in lines if "reads rates.medium" in line and sizes["#" + line.split()[0]] == "small"]
+
+
+def test_the_2020_ceiling_is_a_cause_only_where_it_binds(book, reports):
+    report = reports["2020"]
+    assert 20 < len(report.changed) < 200
+    for change in report.changed:
+        assert [s.name for s in change.causes] == ["annual_ceiling"]
+        assert change.subsidy_after < change.subsidy_before  # the ceiling binds under 2020-01-01
+    assert report.causes[0].cases == len(report.changed)
+
+
+def test_with_the_rate_cut_the_ceiling_is_named_only_on_the_cases_where_it_binds(book, corpus_2019, reports):
+    report = reports["2019-2020"]
+    named = {change.id for change in report.changed if any(s.name == "annual_ceiling" for s in change.causes)}
+    binds = set()
+    for number, case in enumerate(corpus_2019, start=1):
+        before, old = _trace(book, "2019-11-30", case)
+        after, new = _trace(book, "2020-01-01", case)
+        left = ("rule", "annual_ceiling_left")
+        noted = {n.code for n in after.notes} - {n.code for n in before.notes}
+        # what is left of the ceiling moved, and it holds the subsidy down now (or its note appeared)
+        if old[left] != new[left] and ("annual_ceiling_reached" in noted or (
+                any(n.code == "annual_ceiling_reached" for n in after.notes) and after.subsidy == new[left])):
+            binds.add(f"#{number}")
+    assert named == binds and 0 < len(named) < len(report.changed) / 10
+    assert all(any(s.name == "applicable_rate" for s in change.causes) for change in report.changed)
+
+
+def test_each_new_condition_of_2023_is_counted_on_its_own_cases(reports):
+    report = reports["2023"]
+    appeared = {c.code: c.cases for c in report.reasons_appeared}
+    assert {(c.kind, c.name): c.cases for c in report.causes} == {
+        ("condition", "theme_not_eligible"): appeared["theme_not_eligible"],
+        ("condition", "service_not_whitelisted"): appeared["service_not_whitelisted"]}
+    assert sum(appeared.values()) == len(report.changed)
+    for change in report.changed:
+        reasons = change.field("reasons")
+        assert [s.name for s in change.causes] == [code for code in reasons.new if code not in reasons.old]
+    assert "passed" not in render_impact_text(report, show=None).split("Changed decisions")[1]
+
+
+def test_the_advice_reform_has_one_cause(reports):
+    report = reports["2026"]
+    assert [(c.name, c.cases) for c in report.causes] == [("advice_limited_to_cybersecurity", len(report.changed))]
+    assert any("uplifted" in {s.name for s in change.without_effect} for change in report.changed)
+    assert f"Each of the {len(report.changed)} changed decisions has one cause" in render_impact_text(report)
+
+
+def test_the_de_minimis_reform_is_caused_by_the_module_s_definitions(reports):
+    report = reports["2024"]
+    assert report.changed
+    names = {c.name for c in report.causes}
+    assert names and all(name.startswith("de_minimis.") for name in names)
+    assert all(change.causes for change in report.changed)
+
+
+@pytest.mark.parametrize("change", ["2019", "2019-2020", "2020", "2023", "2024", "2026"])
+def test_every_cause_changed_its_cases_and_the_counts_add_up(reports, change):
+    report = reports[change]
+    changed_names = {name for section in ("parameters", "tables", "rules", "conditions", "notes", "outputs")
+                     for name in report.diff.changed_names(section)}
+    listed = {}
+    for case in report.changed:
+        assert case.causes, case.id
+        for step in case.causes:
+            assert step.old != step.new or step.in_from != step.in_to  # a value that changed
+            assert not (step.kind == "condition" and not step.old and not step.new)  # never passed -> passed
+            assert step.because and set(step.because) <= changed_names
+            assert step.changes and set(step.changes) <= {f.field for f in case.fields}
+            listed[(step.kind, step.name)] = listed.get((step.kind, step.name), 0) + 1
+    assert {(c.kind, c.name): c.cases for c in report.causes} == listed
+    for cause in report.causes:
+        assert sum(n for _, n in cause.variants) == cause.cases
+
+
+def test_the_text_shows_how_the_counts_of_a_cause_add_up(reports):
+    report = reports["2019"]
+    text = render_impact_text(report, show=0)
+    (cause,) = report.causes
+    section = text.split("Causes of the changes")[1].split("\n\n")[0]
+    assert f"  rule applicable_rate  {cause.cases:>7}\n" in section
+    for because, cases in cause.variants:
+        assert f"{cases:>7}  reads {because[0]}\n" in section
+    assert f"Each of the {cause.cases} changed decisions has one cause" in section
 
 
 # -- invalid input is counted, never fatal -----------------------------------------------------
@@ -206,6 +436,32 @@ def test_cli_reports_the_impact_of_the_advice_reform(corpus_2026, snapshot):
     assert status == 0 and err == ""
     snapshot.snapshot_dir = SNAPSHOTS
     snapshot.assert_match(out[out.index("Impact on"):], "2026-01-31_to_2026-02-01.txt")
+
+
+def test_cli_reports_the_causes_of_the_rate_cut_and_the_new_ceiling(snapshot):
+    # a fixed corpus: under and over the ceiling, the ceiling used up, the de minimis ceiling binding, a vzw
+    corpus = ROOT / "tests" / "data" / "impact" / "rate-cut-and-ceiling-2019.jsonl"
+    status, out, err = cli("diff", "2019-11-30", "2020-01-01", "--cases", str(corpus), "--show", "all")
+    assert status == 0 and err == ""
+    snapshot.snapshot_dir = SNAPSHOTS
+    snapshot.assert_match(out[out.index("Impact on"):], "2019-11-30_to_2020-01-01.txt")
+
+
+def test_cli_impact_as_json_names_what_each_cause_changed_through():
+    corpus = ROOT / "tests" / "data" / "impact" / "rate-cut-and-ceiling-2019.jsonl"
+    status, out, _ = cli("diff", "2019-11-30", "2020-01-01", "--cases", str(corpus), "--format", "json")
+    assert status == 0
+    data = json.loads(out)["impact"]
+    rate = next(c for c in data["causes"] if c["name"] == "applicable_rate")
+    assert rate["cases"] == sum(v["cases"] for v in rate["variants"]) == 6
+    assert rate["variants"] == [{"because": ["rates.small"], "cases": 4}, {"because": ["rates.medium"], "cases": 2}]
+    above = next(c for c in data["changed_cases"] if c["id"].endswith(":3"))
+    assert [(s["name"], s["because"], s["changes"]) for s in above["causes"]] == [
+        ("applicable_rate", ["rates.small"], ["rate"]),
+        ("annual_ceiling", ["annual_ceilings.small"], ["subsidy", "own_contribution"])]
+    assert "gross_subsidy" in {s["name"] for s in above["without_effect"]}  # the ceiling holds the subsidy
+    status, out, _ = cli("diff", "2019-11-30", "2020-01-01", "--cases", str(corpus), "--format", "markdown")
+    assert "| rule `applicable_rate` | 6 |  |\n| | 4 | reads rates.small |\n| | 2 | reads rates.medium |" in out
 
 
 def test_cli_impact_as_json_for_programs(corpus_2026):

@@ -322,3 +322,29 @@ def test_the_command_line_registers_serve_and_checks_its_options(capsys):
     assert status == 2 and "--log-inputs needs --log" in err
     status, _, err = cli("serve", "--port", "99999")
     assert status == 2 and "port" in err
+
+
+def test_an_answer_that_takes_too_long_is_503_and_the_service_goes_on(monkeypatch):
+    import time
+
+    from engine.serve.backend import Backend
+    body = (ROOT / "examples" / "small-cybersecurity-training.json").read_text()
+    with TestClient(create_app(Settings(limits=Limits(seconds=0.3)))) as client:
+        real = Backend.decide
+
+        def slow(self, *args, **kwargs):
+            time.sleep(0.6)
+            return real(self, *args, **kwargs)
+        monkeypatch.setattr(Backend, "decide", slow)
+        answer = decide(client, body)
+        assert answer.status_code == 503 and answer.headers["retry-after"] == "1"
+        assert answer.json()["type"].endswith("/time-limit") and "0.3 s" in answer.json()["detail"]
+        monkeypatch.setattr(Backend, "decide", real)
+        assert decide(client, body).status_code == 200
+
+
+def test_an_impact_over_the_batch_limit_is_413():
+    with TestClient(create_app(Settings(limits=Limits(batch_cases=2)))) as client:
+        body = "\n".join(json.dumps(json.loads(p.read_text())) for p in EXAMPLES[:3])
+        answer = client.post(f"/v1/{SCHEME}/impact?from=2023-01-01&to=2024-01-01", content=body, headers=LINES)
+        assert answer.status_code == 413 and answer.json()["limit"] == 2

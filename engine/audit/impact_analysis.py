@@ -2,10 +2,14 @@
 
 Every case is decided under both versions, whatever its application date:
 the built versions are used directly. A first pass evaluates without a trace
-(fast); only the cases whose decision differs are evaluated again with their
-trace, to say why: the rules, conditions and notes whose value differs, and,
-among them, the causes (those whose own definition changed, or that read a
-parameter or table that changed, or that exist in one version only).
+(fast); only the cases whose decision differs are decided again, by the
+reference interpreter noting the branches taken, to say why. A case's causes
+are the definitions whose change changed its decision: a condition that now
+fails or passes (added, removed or changed), a note that now applies or not,
+a parameter, table or rule whose change reaches a changed field of the
+decision through values that depend on it on the branch the case took (a
+ceiling that does not bind is no cause; a small enterprise does not read the
+rate of a medium one). See `_Explainer`.
 
 Cases that are invalid input under either version are counted and listed
 with their first problem; they never stop the run.
@@ -13,6 +17,7 @@ with their first problem; they never stop the run.
 from __future__ import annotations
 
 import json
+from collections import ChainMap
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -23,8 +28,11 @@ from ..source.case import CaseTextError, parse_case_text
 from ..core import kinds
 from ..core import typesys as T
 from ..core.diagnostics import CaseError, KmoRulesError
+from ..core.values import NotWholeCent, contract_value, in_engine_context
 from .semantic_diff import RulesetDiff, VersionRef, diff_versions, version_ref
-from ..run.evaluate import Decision, TraceStep, evaluate_case
+from ..run.evaluate import Decision, check_case, evaluate_case
+from ..run.interpret import _Frame, interpret, value_of
+from ..run.usage import Usage, branch_key
 from ..pipeline import Built, RuleBook
 from ..source.source import RuleSource
 
@@ -33,6 +41,8 @@ CENT = Decimal("0.01")
 # Edges (in euro) of the buckets of subsidy change, by size of the change, in each direction.
 BUCKET_EDGES = (Decimal(100), Decimal(500), Decimal(1000), Decimal(2500), Decimal(5000))
 CAUSE_ORDER = ("condition", "rule", "note", "output")
+# The kinds of definition a decision's trace shows, in its order: rule, condition, note, output.
+CAUSE_KINDS = tuple(kind.id for kind in kinds.EXPRESSION_KINDS if kind.decides)
 SECTION_OF_KIND = {kind.id: kind.section for kind in kinds.KINDS}
 
 Progress = Callable[[str, int, int], None]  # (what is being done, cases done, cases in all)
@@ -73,17 +83,22 @@ class FieldChange:
 
 @dataclass(frozen=True)
 class StepChange:
-    """A rule, condition, note or output whose value differs between the two traces."""
+    """A rule, condition, note or output whose value differs between the two decisions of a case."""
 
     kind: str  # rule, condition, note, output
     name: str
-    old: object  # the value in the trace (None also when absent: see in_from)
+    old: object  # as a trace shows it (None also when absent: see in_from)
     new: object
     in_from: bool  # the definition exists in the first version
     in_to: bool
-    because: tuple[str, ...]  # changed items it reads: its own name (its definition changed), parameters, tables
+    # The changed definitions through which this step changed this decision: its own name (its definition
+    # changed, or it exists in one version only) and the changed parameters and tables it read, each only when
+    # the value depended on it on the branch the case took. Empty for a consequence.
+    because: tuple[str, ...]
     source: str
     type: str = ""  # the type of its value, as the rules write it: money, percent, bool, ...
+    binding: bool = False  # a rule `prefix.input` that binds a module's input: the scheme's own plumbing
+    changes: tuple[str, ...] = ()  # the fields of the decision it changed (through the steps after it)
 
     @property
     def is_cause(self) -> bool:
@@ -96,12 +111,13 @@ class CaseChange:
 
     id: str
     fields: tuple[FieldChange, ...]
-    causes: tuple[StepChange, ...]  # steps that changed because the rules they read changed
-    consequences: tuple[StepChange, ...]  # steps that changed only because the steps they read changed
+    causes: tuple[StepChange, ...]  # steps where a changed definition changed this decision
+    consequences: tuple[StepChange, ...]  # steps between the causes and the decision: they changed with them
     eligible_before: bool
     eligible_after: bool
     subsidy_before: Decimal
     subsidy_after: Decimal
+    without_effect: tuple[StepChange, ...] = ()  # steps whose value differs but that changed no field of the decision
 
     @property
     def subsidy_change(self) -> Decimal:
@@ -121,12 +137,17 @@ class CodeCount:
 
 @dataclass(frozen=True)
 class CauseCount:
-    """A rule, condition, note or output that was a cause of change, and in how many cases."""
+    """A rule, condition, note or output that was a cause of change, and in how many cases.
+
+    `variants` split those cases by what the step changed through (its `because`), most frequent first:
+    their counts add up to `cases`. `because` is every name of them, in that order.
+    """
 
     kind: str
     name: str
     because: tuple[str, ...]
     cases: int
+    variants: tuple[tuple[tuple[str, ...], int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -154,7 +175,7 @@ class ImpactReport:
     changed: tuple[CaseChange, ...]
     became_eligible: int
     became_ineligible: int
-    causes: tuple[CauseCount, ...]  # how often each step was a cause, most frequent first
+    causes: tuple[CauseCount, ...]  # in how many cases each step was a cause, most frequent first
     reasons_appeared: tuple[CodeCount, ...]
     reasons_disappeared: tuple[CodeCount, ...]
     notes_appeared: tuple[CodeCount, ...]
@@ -302,48 +323,294 @@ def _field_changes(before: Decision, after: Decision, types: dict) -> tuple[Fiel
     return tuple(out)
 
 
+class _World:
+    """One version's decision of one case, as the reference interpreter made it: every value, the case as that
+    version converted it, and the names each definition read on the branches the case took."""
+
+    __slots__ = ("checked", "case", "values", "depends")
+
+    def __init__(self, checked, case: dict, values: dict, depends: dict):
+        self.checked, self.case, self.values, self.depends = checked, case, values, depends
+
+
+class _Same:
+    """An index that is the key itself: `Usage.depends` reads the interpreter's values by "kind:name"."""
+
+    def __getitem__(self, key):
+        return key
+
+
+class _Rules:
+    """What the interpreter reads of a version, with some parameters, tables or values taken from another."""
+
+    __slots__ = ("bindings", "overloads", "parameters", "tables")
+
+    def __init__(self, checked, parameters, tables):
+        self.bindings, self.overloads = checked.bindings, checked.overloads
+        self.parameters, self.tables = parameters, tables
+
+
+class _Absent:
+    """The value of a rule or output in a version that does not have it."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+ABSENT = _Absent()
+
+
+def _absent(kind: str):
+    """The value of a definition a version does not have: a condition that is not there does not fail, a note
+    that is not there does not apply; a rule or output that is not there has no value."""
+    return False if kind in ("condition", "note") else ABSENT
+
+
+def _shown(value, typ):
+    """A value as an explanation shows it (the trace's own form): a list by its length, a record by its fields."""
+    if value is ABSENT or value is None:
+        return None
+    if isinstance(value, (tuple, list)):
+        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_shown(item, None)}" for key, item in value.items())
+    try:
+        return contract_value(value, typ)
+    except NotWholeCent:
+        return format(value, "f")
+
+
+@dataclass(frozen=True)
+class _Ingredient:
+    """Something a definition's value may have changed through: its own definition (`own`), a parameter or
+    table that changed (`parameter`, `table`), a rule whose value differs (`rule`), or eligibility."""
+
+    what: str  # own, parameter, table, rule, eligible
+    name: str
+
+
 class _Explainer:
-    """Finds why a case changed: the trace steps that differ, split into causes and consequences."""
+    """Finds why a case changed: each definition whose change changed the decision, and the steps in between.
+
+    Both versions decide the case with the reference interpreter, noting the
+    branches it took. From every field of the decision that changed (a
+    condition that now fails or passes, a note that now applies or not, an
+    output) it walks back through what each differing value was computed
+    from on those branches. Of those ingredients (its own definition when it
+    changed, the changed parameters and tables it read, the rules it read
+    whose value differs) only the ones its value depends on for this case
+    count: swapped back alone to what they were, the value would not be what
+    it is now (a ceiling that does not bind changes nothing). When no
+    ingredient does that alone, those that alone would have changed the
+    value before count; when none does either, all of them do.
+
+    A step where a changed definition comes in is a cause: its `because`
+    names that definition (itself, or the parameters and tables it read).
+    The steps between the causes and the decision are consequences; steps
+    whose value differs but reach no changed field had no effect.
+    """
 
     def __init__(self, built_a: Built, built_b: Built, ruleset_diff: RulesetDiff):
         self.a, self.b = built_a, built_b
         self.changed = {kind.section: ruleset_diff.changed_names(kind.section)
                         for kind in kinds.KINDS if kind.decides}
+        self.usage = {id(built_a): Usage(built_a.checked), id(built_b): Usage(built_b.checked)}
+        # every step, as the trace of the second version orders them, then those only the first version has
+        self.order = list(dict.fromkeys((kind, name) for built in (built_b, built_a) for kind in CAUSE_KINDS
+                                        for name in getattr(built.checked, SECTION_OF_KIND[kind])))
+        self.bindings = module_bindings(built_a) | module_bindings(built_b)
 
-    def _definition(self, kind: str, name: str):
-        section = SECTION_OF_KIND[kind]
-        return getattr(self.b.checked, section).get(name) or getattr(self.a.checked, section).get(name)
+    def _world(self, built: Built, raw) -> _World:
+        case = check_case(built.compiled, raw).values
+        taken: dict = {}
 
-    def _because(self, kind: str, name: str) -> tuple[str, ...]:
-        found = [name] if name in self.changed[SECTION_OF_KIND[kind]] else []
-        uses = set()
-        for checked in (self.a.checked, self.b.checked):
-            definition = getattr(checked, SECTION_OF_KIND[kind]).get(name)
-            if definition is not None:
-                uses.update(definition.uses)
-        found += sorted(u for u in uses if u in self.changed["parameters"] or u in self.changed["tables"])
-        return tuple(found)
+        def observe(expr, outcome: bool) -> None:
+            taken[branch_key(expr)] = outcome
 
-    def why(self, raw) -> tuple[tuple[StepChange, ...], tuple[StepChange, ...]]:
-        before = evaluate_case(self.a.compiled, self.a.info, raw, explain=True)
-        after = evaluate_case(self.b.compiled, self.b.info, raw, explain=True)
-        old_steps = {(s.kind, s.name): s for s in before.explanation.steps}
-        new_steps = {(s.kind, s.name): s for s in after.explanation.steps}
-        keys = list(new_steps) + [k for k in old_steps if k not in new_steps]
-        causes, consequences = [], []
-        for key in keys:
-            old, new = old_steps.get(key), new_steps.get(key)
-            if old is not None and new is not None and old.value == new.value:
+        values = interpret(built.checked, case, observe)
+        return _World(built.checked, case, values, self.usage[id(built)].depends(taken, values, _Same()))
+
+    def _definition(self, world: _World, kind: str, name: str):
+        return getattr(world.checked, SECTION_OF_KIND[kind]).get(name)
+
+    def _value(self, world: _World, kind: str, name: str):
+        return world.values.get(f"{kind}:{name}", _absent(kind))
+
+    @in_engine_context
+    def why(self, raw) -> tuple[tuple[StepChange, ...], tuple[StepChange, ...], tuple[StepChange, ...]]:
+        """(causes, consequences, steps that differ without effect on the decision) of one changed case."""
+        before, after = self._world(self.a, raw), self._world(self.b, raw)
+        differing = {key for key in self.order if self._value(before, *key) != self._value(after, *key)}
+        eligibility_changed = before.values["eligible"] != after.values["eligible"]
+        targets = [key for key in self.order if key in differing and key[0] != "rule"]  # the decision's own fields
+        live: dict[tuple[str, str], tuple] = {}  # step -> (changed definitions it came through, differing rules)
+        todo = list(targets)
+        while todo:
+            key = todo.pop()
+            if key not in live:
+                live[key] = self._live(key, before, after, differing, eligibility_changed)
+                todo += live[key][1]
+        # eligibility changed through the conditions that flipped (those it depended on); they are fields too
+        deciding = self._deciding(before, after, differing) if eligibility_changed else ()
+        changes: dict[tuple[str, str], set[str]] = {}
+        for target in targets:
+            fields = {"notes"} if target[0] == "note" else {target[1]} if target[0] == "output" else {"reasons"}
+            if target in deciding:
+                fields.add("eligible")
+            for key in self._reached(target, live, deciding):
+                changes.setdefault(key, set()).update(fields)
+        order = ["eligible"] + [name for kind, name in self.order if kind == "output"] + ["reasons", "notes"]
+        causes, consequences, idle = [], [], []
+        for key in self.order:
+            if key not in differing:
                 continue
-            step = StepChange(key[0], key[1], _value(old), _value(new), old is not None, new is not None,
-                              self._because(*key), (new or old).source, (new or old).type)
+            if key not in live:
+                idle.append(self._step(key, before, after, (), ()))
+                continue
+            made = tuple(field for field in order if field in changes.get(key, ()))
+            step = self._step(key, before, after, live[key][0], made)
             (causes if step.is_cause else consequences).append(step)
         causes.sort(key=lambda step: CAUSE_ORDER.index(step.kind))  # eligibility first, then amounts
-        return tuple(causes), tuple(consequences)
+        return tuple(causes), tuple(consequences), tuple(idle)
+
+    @staticmethod
+    def _reached(target, live: dict, deciding: tuple) -> set:
+        """The steps a changed field of the decision was computed from, through values that mattered."""
+        found, todo = set(), [target]
+        while todo:
+            key = todo.pop()
+            if key in found:
+                continue
+            found.add(key)
+            roots, feeders, through_eligibility = live.get(key, ((), [], False))
+            todo += feeders
+            if through_eligibility:
+                todo += deciding
+        return found
+
+    def _deciding(self, before: _World, after: _World, differing: set) -> tuple:
+        """The flipped conditions that eligibility depended on: the same test as for any value (`_live`), for
+        `eligible`, which fails when any condition fails."""
+        flipped = [key for key in self.order if key[0] == "condition" and key in differing]
+
+        def eligible(world: _World, other: _World, swapped) -> bool:
+            return not any(self._value(other if key == swapped else world, *key)
+                           for key in self.order if key[0] == "condition")
+
+        back = [key for key in flipped if eligible(after, before, key) != after.values["eligible"]]
+        forth = [key for key in flipped if eligible(before, after, key) != before.values["eligible"]]
+        return tuple(back or forth or flipped)
+
+    def _step(self, key, before: _World, after: _World, because: tuple[str, ...], made: tuple[str, ...]) -> StepChange:
+        kind, name = key
+        old_def, new_def = self._definition(before, kind, name), self._definition(after, kind, name)
+        shown_def = new_def or old_def
+        old = _shown(self._value(before, kind, name), old_def.type) if old_def is not None else None
+        new = _shown(self._value(after, kind, name), new_def.type) if new_def is not None else None
+        return StepChange(kind, name, old, new, old_def is not None, new_def is not None, because, shown_def.source,
+                          str(shown_def.type), name in self.bindings, made)
+
+    def _ingredients(self, key, before: _World, after: _World, differing: set, eligibility_changed: bool):
+        kind, name = key
+        section = SECTION_OF_KIND[kind]
+        out = []
+        if name in self.changed[section] or (self._definition(before, kind, name) is None) != \
+                (self._definition(after, kind, name) is None):
+            out.append(_Ingredient("own", name))
+        read = set(before.depends.get(f"{kind}:{name}", ())) | set(after.depends.get(f"{kind}:{name}", ()))
+        for used in sorted(read):
+            if used in self.changed["parameters"]:
+                out.append(_Ingredient("parameter", used))
+            elif used in self.changed["tables"]:
+                out.append(_Ingredient("table", used))
+            elif ("rule", used) in differing:
+                out.append(_Ingredient("rule", used))
+        if eligibility_changed and any(d is not None and d.uses_eligible
+                                       for d in (self._definition(w, kind, name) for w in (before, after))):
+            out.append(_Ingredient("eligible", ""))
+        return out
+
+    def _live(self, key, before: _World, after: _World, differing: set, eligibility_changed: bool):
+        """What the step's value depended on in this case, of what changed: (the changed definitions that came in
+        at this step, the differing rules it was computed from, whether eligibility was one)."""
+        ingredients = self._ingredients(key, before, after, differing, eligibility_changed)
+        kind, name = key
+        in_before = self._definition(before, kind, name) is not None
+        in_after = self._definition(after, kind, name) is not None
+        back, forth = [], []
+        for ingredient in ingredients:
+            if ingredient.what == "own" and in_before != in_after:
+                back.append(ingredient)  # added or removed: that is what changed it
+                continue
+            if in_after and self._moves(key, after, before, ingredient):
+                back.append(ingredient)
+            elif in_before and self._moves(key, before, after, ingredient):
+                forth.append(ingredient)
+        live = back or forth or ingredients
+        roots = tuple(dict.fromkeys(i.name for i in live if i.what in ("own", "parameter", "table")))
+        feeders = [("rule", i.name) for i in live if i.what == "rule"]
+        return roots, feeders, any(i.what == "eligible" for i in live)
+
+    def _moves(self, key, world: _World, other: _World, ingredient: _Ingredient) -> bool:
+        """Whether the step's value in `world` would differ with only `ingredient` as it is in `other`."""
+        kind, name = key
+        own = ingredient.what == "own"
+        definition = self._definition(other if own else world, kind, name)
+        if definition is None:
+            return True
+        parameters, tables = world.checked.parameters, world.checked.tables
+        values = world.values
+        if own:
+            parameters = ChainMap(parameters, other.checked.parameters)
+            tables = ChainMap(tables, other.checked.tables)
+        elif ingredient.what == "parameter":
+            parameters = _swapped(parameters, other.checked.parameters, ingredient.name)
+        elif ingredient.what == "table":
+            tables = _swapped(tables, other.checked.tables, ingredient.name)
+        elif ingredient.what == "rule":
+            values = ChainMap({f"rule:{ingredient.name}": other.values.get(f"rule:{ingredient.name}")}, values)
+        else:
+            values = ChainMap({"eligible": other.values["eligible"]}, values)
+        frame = _Frame(_Rules(other.checked if own else world.checked, parameters, tables),
+                       ChainMap(world.case, other.case) if own else world.case)
+        frame.values = values
+        try:
+            value = value_of(frame, definition.expr)
+        except Exception:  # noqa: BLE001 - what it reads is not there, or does not fit: it would not be the same
+            return True
+        if kind in ("condition", "note"):
+            value = bool(value)
+        return value != self._value(world, kind, name)
 
 
-def _value(step: TraceStep | None):
-    return None if step is None else step.value
+def _swapped(mine: dict, theirs: dict, name: str) -> dict:
+    """`mine` with the entry `name` as `theirs` has it (left out when they have none)."""
+    out = dict(mine)
+    if name in theirs:
+        out[name] = theirs[name]
+    else:
+        out.pop(name, None)
+    return out
+
+
+def module_bindings(built: Built) -> frozenset[str]:
+    """The rules that bind a module's inputs, `prefix.input`: the scheme's own rules (no module's namespace)
+    under an import's prefix."""
+    source = built.checked.source
+    prefixes = set(source.imports)
+    return frozenset(name for name, item in source.rules.items()
+                     if not item.namespace and name.partition(".")[0] in prefixes and "." in name)
+
+
+def _cause_counts(counts: dict[tuple[str, str], dict[tuple[str, ...], int]]) -> tuple[CauseCount, ...]:
+    """Each cause with the cases it caused, split by what it changed through; most frequent first."""
+    out = []
+    for (kind, name), variants in counts.items():
+        ordered = tuple(sorted(variants.items(), key=lambda item: (-item[1], item[0])))
+        names = tuple(dict.fromkeys(used for because, _ in ordered for used in because))
+        out.append(CauseCount(kind, name, names, sum(variants.values()), ordered))
+    out.sort(key=lambda c: (-c.cases, CAUSE_ORDER.index(c.kind), c.name))
+    return tuple(out)
 
 
 def _counted(counts: dict[str, int]) -> tuple[CodeCount, ...]:
@@ -449,17 +716,17 @@ def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_ver
     notes_appeared: dict[str, int] = {}
     notes_disappeared: dict[str, int] = {}
     became_eligible = became_ineligible = 0
-    cause_counts: dict[tuple[str, str], list] = {}
+    cause_counts: dict[tuple[str, str], dict[tuple[str, ...], int]] = {}
     for done, (case, before, after) in enumerate(changed_pairs, start=1):
         if progress is not None and done % step == 0:
             progress("explaining", done, len(changed_pairs))
-        causes, consequences = explainer.why(case.raw)
+        causes, consequences, idle = explainer.why(case.raw)
         changed.append(CaseChange(case.id, _field_changes(before, after, output_types), causes, consequences,
                                   before.eligible, after.eligible, _subsidy(before, totalled),
-                                  _subsidy(after, totalled)))
+                                  _subsidy(after, totalled), idle))
         for cause in causes:
-            entry = cause_counts.setdefault((cause.kind, cause.name), [cause.because, 0])
-            entry[1] += 1
+            variants = cause_counts.setdefault((cause.kind, cause.name), {})
+            variants[cause.because] = variants.get(cause.because, 0) + 1
         became_eligible += after.eligible and not before.eligible
         became_ineligible += before.eligible and not after.eligible
         for counts_in, counts_out, old, new in ((appeared, disappeared, before.reasons, after.reasons),
@@ -473,8 +740,7 @@ def impact(book: RuleBook, from_version: str | date | RuleSource | Built, to_ver
     return ImpactReport(
         built_a.source.ruleset, version_ref(built_a.source), version_ref(built_b.source), ruleset_diff,
         total, decided, tuple(invalid), tuple(changed), became_eligible, became_ineligible,
-        tuple(CauseCount(kind, name, because, n) for (kind, name), (because, n)
-              in sorted(cause_counts.items(), key=lambda item: -item[1][1])),
+        _cause_counts(cause_counts),
         _counted(appeared), _counted(disappeared), _counted(notes_appeared), _counted(notes_disappeared),
         eligible_before, eligible_after, subsidy_before, subsidy_after, _distribution(changed), totalled, label,
     )

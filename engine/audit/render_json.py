@@ -40,7 +40,8 @@ def diff_data(d: RulesetDiff) -> dict:
 
 def _step_data(step: StepChange) -> dict:
     return {"kind": step.kind, "name": step.name, "type": step.type, "old": step.old, "new": step.new,
-            "in_from": step.in_from, "in_to": step.in_to, "because": list(step.because), "source": step.source}
+            "in_from": step.in_from, "in_to": step.in_to, "because": list(step.because), "source": step.source,
+            "binding": step.binding, "changes": list(step.changes)}
 
 
 def impact_data(report: ImpactReport, show: int | None = None) -> dict:
@@ -65,7 +66,8 @@ def impact_data(report: ImpactReport, show: int | None = None) -> dict:
                     "change": format_money(report.subsidy_change),
                     "average_change": format_money(report.average_change),
                     "average_change_when_changed": format_money(report.average_change_when_changed)},
-        "causes": [{"kind": c.kind, "name": c.name, "because": list(c.because), "cases": c.cases}
+        "causes": [{"kind": c.kind, "name": c.name, "because": list(c.because), "cases": c.cases,
+                    "variants": [{"because": list(because), "cases": n} for because, n in c.variants]}
                    for c in report.causes],
         "distribution": [{"direction": x.direction, "low": format_money(x.low),
                           "high": format_money(x.high) if x.high is not None else None, "cases": x.cases,
@@ -76,6 +78,7 @@ def impact_data(report: ImpactReport, show: int | None = None) -> dict:
                                        "change": format_money(c.subsidy_change)},
                            "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields],
                            "causes": [_step_data(s) for s in c.causes],
-                           "consequences": [_step_data(s) for s in c.consequences]}
+                           "consequences": [_step_data(s) for s in c.consequences],
+                           "without_effect": [_step_data(s) for s in c.without_effect]}
                           for c in listed_changes(report, show)],
     }

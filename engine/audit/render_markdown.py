@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from .semantic_diff import SECTIONS, Change, RulesetDiff
 from .impact_analysis import ImpactReport
-from .report import (EXPRESSION_WORDS, Group, and_list, bucket_label, cause_count_text, cause_text, cells,
-                     code_counts, ends, entry_tables, field_text, groups, in_short, listed_changes, listed_invalid,
-                     made, moved_buckets, period, row_text, rows_of, subsidy_rows)
+from .report import (EXPRESSION_WORDS, Group, and_list, bucket_label, cause_count_text, cause_line, cause_variants,
+                     causes_per_case, cells, code_counts, ends, entry_tables, field_text, groups, in_short,
+                     listed_changes, listed_invalid, made, moved_buckets, period, row_text, rows_of, subsidy_rows)
 from ..core.values import format_amount
 
 
@@ -137,8 +137,10 @@ def render_impact_markdown(report: ImpactReport, show: int | None = 50) -> str:
         out.append("")
     if report.causes:
         out += ["### Causes of the changes", "", "| rule, condition or note | cases | why |", "|---|---:|---|"]
-        out += [f"| {c.kind} `{c.name}` | {c.cases} | {_md(cause_count_text(c, report))} |" for c in report.causes]
-        out.append("")
+        for c in report.causes:
+            out.append(f"| {c.kind} `{c.name}` | {c.cases} | {_md(cause_count_text(c, report))} |")
+            out += [f"| | {cases} | {_md(text)} |" for text, cases in cause_variants(c, report)]
+        out += ["", _md(causes_per_case(report)), ""]
     buckets = moved_buckets(report)
     if buckets:
         out += ["### Subsidy change of the changed decisions", "", "| change | cases | total |", "|---|---:|---:|"]
@@ -156,7 +158,7 @@ def render_impact_markdown(report: ImpactReport, show: int | None = 50) -> str:
                 "| case | what changed | why |", "|---|---|---|"]
         for case in listed:
             what = "<br>".join(_md(field_text(f)) for f in case.fields)
-            why = "<br>".join(_md(cause_text(s, report)) for s in case.causes)
+            why = "<br>".join(_md(cause_line(s, case, report)) for s in case.causes)
             out.append(f"| {_md(case.id)} | {what} | {why} |")
         out.append("")
     return "\n".join(out)

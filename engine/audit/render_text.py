@@ -9,9 +9,9 @@ import textwrap
 from .semantic_diff import SECTIONS, Change, Detail, RowChange, RulesetDiff
 from .impact_analysis import CaseChange, CodeCount, ImpactReport
 from .report import (EXPRESSION_WORDS, ROW_MARKS, and_list, aspects_changed, bucket_label, cause_count_text,
-                     cause_text, code_counts, ends, entry_tables, field_text, groups, in_short, invalid_limit,
-                     listed_changes, made, moved_buckets, other_fields_only, period, row_text, rows_of, source_first,
-                     step_value, subsidy_rows)
+                     cause_line, cause_variants, causes_per_case, code_counts, consequences_shown, ends, entry_tables,
+                     field_text, groups, in_short, invalid_limit, listed_changes, made, moved_buckets,
+                     other_fields_only, period, row_text, rows_of, source_first, step_value, subsidy_rows)
 from ..core.values import format_share
 
 WIDTH = 110
@@ -160,9 +160,8 @@ def _case_lines(case: CaseChange, report: ImpactReport, lines: list[str]) -> Non
     lines.append(f"  {case.id}")
     lines += _wrap("; ".join(field_text(f) for f in case.fields), "      changed: ", "               ")
     for step in case.causes:
-        lines += _wrap(cause_text(step, report), "      why: ", "           ")
-    shown = {f.field for f in case.fields}
-    followed = [s for s in case.consequences if s.kind != "output" and s.name not in shown]
+        lines += _wrap(cause_line(step, case, report), "      why: ", "           ")
+    followed = consequences_shown(case)
     if followed:
         text = ", ".join(f"{s.name} {step_value(s, s.in_from, s.old)} -> {step_value(s, s.in_to, s.new)}"
                          for s in followed)
@@ -198,11 +197,14 @@ def render_impact_text(report: ImpactReport, show: int | None = 50) -> str:
         _count_lines(title, counts, lines)
     if report.causes:
         lines.append("")
-        lines.append("Causes of the changes (cases where each differs)")
+        lines.append("Causes of the changes (the changed decisions each one changed)")
         width = max(len(f"{c.kind} {c.name}") for c in report.causes)
         for cause in report.causes:
             lines += _wrap(cause_count_text(cause, report), f"  {cause.kind + ' ' + cause.name:<{width}}  "
                            f"{cause.cases:>7}  ")
+            for text, cases in cause_variants(cause, report):
+                lines += _wrap(text, f"  {'':<{width}}  {cases:>7}  ")
+        lines += _wrap(causes_per_case(report), "  ")
     buckets = moved_buckets(report)
     if buckets:
         lines.append("")

@@ -22,7 +22,9 @@ from ..core.diagnostics import ArgumentError, VersionNotFound
 from ..lang.check import CheckedRuleSet
 from ..lang.printer import canonical_text, content_hash  # noqa: F401  (canonical_text: part of this module's answer)
 from ..run.evaluate import evaluate_case
-from ..source.versions import bundled_schemas_dir
+from pathlib import Path
+
+from ..source.versions import bundled_schemas_dir, shown_path
 
 LANGUAGES = ("en", "nl")  # the languages of messages and explanations
 
@@ -82,10 +84,20 @@ class Replay:
         return "\n".join(str(d) for d in self.differences)
 
 
-@lru_cache(maxsize=1)
-def _decision_validator():
+# What every scheme's decision holds, whatever its outputs: for a scheme that ships no decision schema.
+_ANY_DECISION = {"type": "object", "required": ["ruleset", "eligible", "reasons", "notes", "explanation"],
+                 "properties": {"ruleset": {"type": "object", "required": ["id", "version", "sha256"],
+                                            "properties": {"id": {"type": "string"}, "version": {"type": "string"},
+                                                           "sha256": {"type": "string",
+                                                                      "pattern": "^[0-9a-f]{64}$"}}},
+                                "eligible": {"type": "boolean"}, "reasons": {"type": "array"},
+                                "notes": {"type": "array"}, "explanation": {"type": ["object", "null"]}}}
+
+
+@lru_cache(maxsize=8)
+def _decision_validator(path: str | None = None):
     import jsonschema
-    schema = json.loads((bundled_schemas_dir() / "decision.schema.json").read_text(encoding="utf-8"))
+    schema = json.loads(Path(path).read_text(encoding="utf-8")) if path else _ANY_DECISION
     return jsonschema.Draft202012Validator(schema)
 
 
@@ -100,8 +112,9 @@ _JSON_KINDS = {list: "a list", tuple: "a list", str: "a text", int: "a number", 
                type(None): "null"}
 
 
-def checked_decision(decision) -> dict:
-    """A stored decision as plain JSON data, or ArgumentError saying how it is not the contract's shape."""
+def checked_decision(decision, schema: Path | None = None) -> dict:
+    """A stored decision as plain JSON data, or ArgumentError saying how it is not the shape of the scheme's
+    decision schema (`schema`; without one, the shape every decision has)."""
     if not isinstance(decision, dict):
         raise ArgumentError(f"not a decision of the contract: a decision is a JSON object, not "
                             f"{_JSON_KINDS.get(type(decision), type(decision).__name__)}")
@@ -110,10 +123,10 @@ def checked_decision(decision) -> dict:
     except (TypeError, ValueError) as error:
         raise ArgumentError(f"a decision must be JSON data: {error}") from None
     from jsonschema.exceptions import best_match
-    error = best_match(_decision_validator().iter_errors(plain))
+    error = best_match(_decision_validator(str(schema) if schema else None).iter_errors(plain))
     if error is not None:
-        raise ArgumentError(f"not a decision of the contract (schemas/decision.schema.json): "
-                            f"{_where(error.absolute_path)}: {error.message}")
+        named = f" ({shown_path(schema)})" if schema else ""
+        raise ArgumentError(f"not a decision of the contract{named}: {_where(error.absolute_path)}: {error.message}")
     return plain
 
 
@@ -161,7 +174,9 @@ def replay(book, case, decision) -> Replay:
 
     ArgumentError when the decision is not the contract's shape, VersionNotFound when the rules have no
     such version, CaseError when the case is not valid under it."""
-    stored = checked_decision(decision)
+    scheme = getattr(book, "scheme", None)
+    stored = checked_decision(decision, scheme.decision_schema if scheme is not None else
+                              bundled_schemas_dir() / "decision.schema.json")
     named = stored["ruleset"]
     if named["id"] != book.ruleset_id:
         raise VersionNotFound(f"the decision was made by the rules {named['id']!r}; these rules are "
@@ -169,7 +184,8 @@ def replay(book, case, decision) -> Replay:
     built = book.build(book.source_named(named["version"]))
     explained = stored["explanation"] is not None
     best = None
-    for lang in (stored["explanation"]["lang"],) if explained else LANGUAGES:
+    languages = scheme.languages if scheme is not None else LANGUAGES
+    for lang in (stored["explanation"]["lang"],) if explained else languages:
         made = evaluate_case(built.compiled, built.info, case, explain=explained, lang=lang)
         now = json.loads(json.dumps(made.to_dict(), ensure_ascii=False))
         found = _differences(stored, now)

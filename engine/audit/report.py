@@ -181,32 +181,55 @@ def field_text(change) -> str:
             f"{format_for_people(change.new, kind, FIELD_WORDS)}")
 
 
+def made_in_words(made_in: tuple[str, ...]) -> str:
+    """`2019-12-01`, or `2024-01-01, by the module de-minimis 2024-01-01` for a version a module's change made
+    (which the diff writes `2024-01-01 (module de-minimis 2024-01-01)`)."""
+    words = []
+    for version in made_in:
+        head, marked, part = version.partition(" (module ")
+        words.append(f"{head}, by the module {part.removesuffix(')')}" if marked else version)
+    return and_list(tuple(words))
+
+
 def cause_text(step: StepChange, report: ImpactReport) -> str:
-    """Why one case changed: a step's value before and after, and why that step differs."""
+    """Why one case changed: a step's value before and after, and the changed definitions it changed through."""
     what = f"{step.kind} {step.name}"
     if step.in_from != step.in_to:
         change = report.diff.change(f"{step.kind}s", step.name)
-        when = f" in {and_list(change.made_in)}" if change else ""
+        when = f" in {made_in_words(change.made_in)}" if change else ""
         shown = step_value(step, True, step.new if step.in_to else step.old)
-        return f"{what} {shown} (it was {'added' if step.in_to else 'removed'}{when})"
+        text = f"{what} {shown} (it was {'added' if step.in_to else 'removed'}{when}"
+        read = because_text(step.kind, step.name, tuple(n for n in step.because if n != step.name), report,
+                            values=True)
+        return text + (f"; {read})" if read else ")")
     text = f"{what}: {step_value(step, True, step.old)} -> {step_value(step, True, step.new)}"
     because = because_text(step.kind, step.name, step.because, report, values=True)
     return text + (f" ({because})" if because else "")
 
 
+def cause_line(step: StepChange, case: CaseChange, report: ImpactReport) -> str:
+    """`cause_text`, and, when the case has more than one cause, which fields of the decision this one changed."""
+    text = cause_text(step, report)
+    if len(case.causes) > 1 and step.changes:
+        text += f", changing {and_list(step.changes)}"
+    return text
+
+
 def because_text(kind: str, name: str, because: tuple[str, ...], report: ImpactReport, values: bool) -> str:
-    """Why a step counts as a cause: its own definition changed, or it reads parameters or tables that did."""
+    """What a step changed through: its own definition, or the parameters and tables it read that changed."""
     parts = []
     if name in because:
         change = report.diff.change(f"{kind}s", name)
-        parts.append(f"its definition changed{' in ' + and_list(change.made_in) if change else ''}")
+        parts.append(f"its definition changed{' in ' + made_in_words(change.made_in) if change else ''}")
     read = []
     for used in because:
         if used == name:
             continue
         parameter = report.diff.change("parameters", used)
-        if values and parameter is not None and parameter.status == "changed":
-            read.append(f"{used} {parameter.old} -> {parameter.new}")
+        if values and parameter is not None:
+            old = parameter.old if parameter.status != "added" else "(none)"
+            new = parameter.new if parameter.status != "removed" else "(none)"
+            read.append(f"{used} {old} -> {new}")
         else:
             read.append(used)
     if read:
@@ -215,10 +238,53 @@ def because_text(kind: str, name: str, because: tuple[str, ...], report: ImpactR
 
 
 def cause_count_text(cause: CauseCount, report: ImpactReport) -> str:
+    """Why a step was a cause, over all its cases; empty when its cases split (`cause_variants` says how)."""
     change = report.diff.change(f"{cause.kind}s", cause.name)
     if change is not None and change.status in ("added", "removed"):
-        return f"{change.status} in {and_list(change.made_in)}"
+        return f"{change.status} in {made_in_words(change.made_in)}"
+    if len(cause.variants) > 1:
+        return ""
     return because_text(cause.kind, cause.name, cause.because, report, values=False)
+
+
+def cause_variants(cause: CauseCount, report: ImpactReport) -> list[tuple[str, int]]:
+    """(what the step changed through, in how many cases) when that differs between its cases: the counts
+    add up to the cause's. Empty when every case changed through the same definitions."""
+    change = report.diff.change(f"{cause.kind}s", cause.name)
+    if len(cause.variants) < 2 or (change is not None and change.status in ("added", "removed")):
+        return []
+    return [(because_text(cause.kind, cause.name, because, report, values=False) or "(no changed definition found)",
+             cases) for because, cases in cause.variants]
+
+
+def causes_per_case(report: ImpactReport) -> str:
+    """How the cause counts relate to the changed decisions, in one sentence: they add up to the changed
+    decisions when each has one cause; a decision with more than one counts under each."""
+    changed = len(report.changed)
+    counts = [len(case.causes) for case in report.changed]
+    single, several, none = counts.count(1), sum(1 for n in counts if n > 1), counts.count(0)
+    if not changed:
+        return ""
+    if changed == 1:
+        n = counts[0]
+        return "The changed decision has " + ("no cause found." if n == 0 else "one cause." if n == 1 else
+                                              f"{n} causes; it counts under each.")
+    if single == changed:
+        return f"Each of the {changed} changed decisions has one cause: the counts add up to {changed}."
+    parts = [f"{single} {'has' if single == 1 else 'have'} one cause"] if single else []
+    if several:
+        parts.append(f"{several} {'has' if several == 1 else 'have'} more than one, counted under each")
+    if none:
+        parts.append(f"{none} {'has' if none == 1 else 'have'} none found")
+    return f"Of the {changed} changed decisions, " + and_list(tuple(parts)) + "."
+
+
+def consequences_shown(case: CaseChange) -> list[StepChange]:
+    """The rules between the causes and the decision that a reader is shown: not the decision's own fields
+    (outputs, and the conditions and notes whose codes are listed as changed), and no rule that only binds a
+    module's input (`de_minimis.requested`, say) unless it is a cause."""
+    shown = {f.field for f in case.fields}
+    return [s for s in case.consequences if s.kind == "rule" and s.name not in shown and not s.binding]
 
 
 def bucket_label(bucket: Bucket) -> str:

@@ -186,7 +186,10 @@ def _wording(out: Aspects, source: str, label: dict, assumption) -> None:
         out["source"] = (_folded(source), source)
     for lang, text in sorted((label or {}).items()):
         out[f"label.{lang}"] = (_folded(text), str(text))
-    if assumption:
+    if isinstance(assumption, dict):  # written per language
+        for lang, text in sorted(assumption.items()):
+            out[f"assumption.{lang}"] = (_folded(str(text)), str(text))
+    elif assumption:
         out["assumption"] = (_folded(str(assumption)), str(assumption))
 
 

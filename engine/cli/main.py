@@ -15,7 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from ..core.diagnostics import CaseError, EngineBug, KmoRulesError, RulesError, VersionNotFound
-from ..present.render import render_diagnostics
+from ..present.render import problem_in, render_diagnostics
 from ..core.values import in_engine_context
 from ..source.versions import shown_path
 
@@ -51,7 +51,10 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("cases", nargs="+", metavar="CASE")
     evaluate.add_argument("--on", type=_day, help="use the rules in force on this date, not the application date")
     evaluate.add_argument("--rules", type=Path, help="another rules folder (default: the bundled rules)")
-    evaluate.add_argument("--explain", action="store_true", help="add the trace of the decision")
+    evaluate.add_argument("--explain", action="store_true", help="add the trace of the decision (with --format "
+                          "text: how it was decided, for a person)")
+    evaluate.add_argument("--full", action="store_true", help="with --format text: the explanation for an analyst, "
+                          "with every expression, code and path (implies --explain)")
     evaluate.add_argument("--lang", choices=("en", "nl"), default="en", help="language of messages and explanations")
     evaluate.add_argument("--format", choices=("json", "text"), default="json",
                           help="json (the contract, default) or text (for a person)")
@@ -97,8 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_commands(commands, _HANDLERS)
     for name, command in commands.choices.items():  # every command reads one scheme of the catalog
         if name != "schemes" and not any("--scheme" in a.option_strings for a in command._actions):
-            command.add_argument("--scheme", metavar="ID", help="the scheme of the rules folder (default: the one "
-                                 "its catalog marks as default; see kmo-rules schemes)")
+            every = name in ("validate", "test")
+            command.add_argument("--scheme", metavar="ID", help="the scheme of the rules folder (default: "
+                                 + ("every scheme" if every else "the one its catalog marks as default")
+                                 + "; see kmo-rules schemes)")
     from ..serve import command as serve  # kmo-rules serve: every scheme over HTTP (needs the serve extra to run)
     serve.add_commands(commands, _HANDLERS)
     return parser
@@ -286,6 +291,7 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
     from ..run.evaluate import evaluate_case
     from ..pipeline import open_rules
     book = open_rules(args.rules, args.scheme)
+    args.explain = args.explain or args.full
     lines = _batch_input(args, stdin)
     if lines is not None:
         return _evaluate_lines(args, book, lines, stdout, stderr)
@@ -299,15 +305,16 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
             decision = evaluate_case(built.compiled, built.info, raw, explain=args.explain, lang=args.lang, source=shown)
         except CaseError as error:
             prefix = f"{error.source}: " if error.source and len(args.cases) > 1 else ""
-            problems += [prefix + str(p) for p in error.problems]
+            problems += [prefix + _problem_text(p, args.lang) for p in error.problems]
             continue
         except (VersionNotFound, _FileProblem) as error:
-            problems.append(str(error) if isinstance(error, _FileProblem) else f"{shown}: {error}")
+            problems.append(str(error) if isinstance(error, _FileProblem) else
+                            f"{shown}: {problem_in(str(error), args.lang)}")
             continue
         if args.format == "text":
             from ..present.explain import render_decision
             outputs.append(render_decision(decision, args.lang, book.build(built.source).checked,
-                                           headline=_headline(book)))
+                                           headline=_headline(book), scheme=book.scheme, full=args.full))
         elif len(args.cases) == 1:
             outputs.append(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
         else:
@@ -317,6 +324,13 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
         return 2
     stdout.write("\n".join(outputs) + "\n")
     return 0
+
+
+def _problem_text(problem, lang: str) -> str:
+    """`a.b: must be one of ...`, in the language the reader asked for."""
+    from ..core.span import format_json_path
+    given = problem.message_in(lang) if hasattr(problem, "message_in") else None
+    return f"{format_json_path(problem.path)}: {given or problem_in(problem.message, lang)}"
 
 
 def _headline(book) -> dict:
@@ -435,7 +449,12 @@ def _verify(args, stdin, stdout, stderr) -> int:
     except _FileProblem as error:
         stderr.write(f"kmo-rules: {error}\n")
         return 2
-    book = open_rules(args.rules, args.scheme)
+    named = stored.get("ruleset") if isinstance(stored, dict) else None
+    scheme = args.scheme or (named.get("id") if isinstance(named, dict) and isinstance(named.get("id"), str) else None)
+    from ..pipeline import open_catalog
+    if args.scheme is None and scheme not in open_catalog(args.rules).schemes:
+        scheme = None  # a decision naming no scheme of the folder: the default scheme says why it differs
+    book = open_rules(args.rules, scheme)
     try:
         result = replay(book, raw, stored)
     except ArgumentError as error:

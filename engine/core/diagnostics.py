@@ -34,9 +34,14 @@ class CaseProblem:
 
     path: tuple[str | int, ...]
     message: str
+    texts: tuple[tuple[str, str], ...] = field(default=(), compare=False)  # (language, message) the rules give
 
     def __str__(self) -> str:
         return f"{format_json_path(self.path)}: {self.message}"
+
+    def message_in(self, lang: str) -> str | None:
+        """The message in a language, when the rules wrote it in that language."""
+        return dict(self.texts).get(lang)
 
 
 class KmoRulesError(Exception):

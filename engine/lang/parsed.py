@@ -125,13 +125,38 @@ class ParsedRuleSet:
     outputs: dict[str, ParsedDefinition]
 
 
+_PARSED: dict = {}  # (text, file, offset, file text) -> what parsing gave: every version, every scheme shares it
+_PARSED_MAX = 50_000
+
+
+def _once(text: Text, make):
+    """What parsing a text gives, made once however many versions (and schemes) hold the item it comes from.
+    The nodes are frozen, and each checked version keeps its own bindings: sharing them is safe."""
+    if text.loc is None:
+        return make()
+    key = (text.text, text.loc.file, text.loc.start, hash(text.file_text))
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        found = _PARSED[key] = make()
+    return found
+
+
 def _expression(text: Text, problems: list[Diagnostic]) -> nodes.Expr | None:
-    expr, found = parse_expression(text.text, text.place)
+    expr, found = _once(text, lambda: parse_expression(text.text, text.place))
     problems += found
     return expr
 
 
 def parse_template(text: Text, problems: list[Diagnostic]) -> Template:
+    template, found = _once(text, lambda: _template(text))
+    problems += found
+    return template
+
+
+def _template(text: Text) -> tuple[Template, list[Diagnostic]]:
+    problems: list[Diagnostic] = []
     parts: list[object] = []
     position = 0
     for match in _PLACEHOLDER.finditer(text.text):
@@ -145,7 +170,7 @@ def parse_template(text: Text, problems: list[Diagnostic]) -> Template:
         position = match.end()
     if position < len(text.text):
         parts.append(text.text[position:])
-    return Template(tuple(parts), text.text)
+    return Template(tuple(parts), text.text), problems
 
 
 def _read(text: Text, problems: list[Diagnostic]) -> nodes.Expr | None:
@@ -239,7 +264,10 @@ def _wording(data) -> tuple[str, dict, str | None]:
     """The legal source, the label and the assumption written in a definition's mapping."""
     if not isinstance(data, PosDict):
         return "", {}, None
-    return str(data.get("source", "")), dict(data.get("label") or {}), data.get("assumption")
+    assumption = data.get("assumption")
+    if isinstance(assumption, dict):  # one text per language
+        assumption = {str(lang): str(text) for lang, text in assumption.items()}
+    return str(data.get("source", "")), dict(data.get("label") or {}), assumption
 
 
 def _value_span(item: Item) -> Span | None:

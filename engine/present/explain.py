@@ -10,6 +10,7 @@ sources come from the rule files.
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from ..core import typesys as T
 from ..lang.check import CheckedRuleSet
@@ -30,6 +31,12 @@ WORDS = {
         "true": "yes", "false": "no", "null": "none",
         "units": {"day": ("day", "days"), "month": ("month", "months"), "year": ("year", "years"),
                   "item": ("item", "items")},
+        "not_given": "not given", "months": ("January", "February", "March", "April", "May", "June", "July",
+                                             "August", "September", "October", "November", "December"),
+        "decision_person": "Decision under the rules of {title} in force from {start} to {end} (version {version})",
+        "decision_person_open": "Decision under the rules of {title} in force from {start} (version {version})",
+        "conditions_person": "Conditions: {failed} of {count} not met", "all_met_person": "Conditions: all {count} met",
+        "thousands": ",", "decimal": ".",
     },
     "nl": {
         "decision": "Beslissing volgens {ruleset} {version} (van kracht van {start} tot en met {end})",
@@ -45,9 +52,20 @@ WORDS = {
         "true": "ja", "false": "nee", "null": "geen",
         "units": {"day": ("dag", "dagen"), "month": ("maand", "maanden"), "year": ("jaar", "jaar"),
                   "item": ("element", "elementen")},
+        "not_given": "niet opgegeven", "months": ("januari", "februari", "maart", "april", "mei", "juni", "juli",
+                                                  "augustus", "september", "oktober", "november", "december"),
+        "decision_person": "Beslissing volgens de regels van {title} van kracht van {start} tot en met {end} "
+                           "(versie {version})",
+        "decision_person_open": "Beslissing volgens de regels van {title} van kracht vanaf {start} (versie {version})",
+        "conditions_person": "Voorwaarden: {failed} van {count} niet vervuld",
+        "all_met_person": "Voorwaarden: alle {count} vervuld",
+        "thousands": ".", "decimal": ",",
     },
 }
 _OUTPUT = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_DAY = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_AMOUNT = re.compile(r"(-?)EUR (\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
+_ITEMS = re.compile(r"^(\d+) items?$")
 _UNIT = re.compile(r"(-?\d+) (day|month|year|item)s?\b")
 
 
@@ -110,9 +128,11 @@ class _Renderer:
     def add(self, depth: int, text: str) -> None:
         self.lines.append("  " * depth + text)
 
-    def sourced(self, depth: int, source: str, assumption: str | None = None) -> None:
+    def sourced(self, depth: int, source: str, assumption=None) -> None:
         if source:
             self.add(depth, f"{self.words['source']}: {source}")
+        if isinstance(assumption, dict):  # written per language
+            assumption = assumption.get(self.lang) or assumption.get("en")
         if assumption:
             self.add(depth, f"{self.words['assumption']}: {assumption}")
 
@@ -249,10 +269,207 @@ class _Renderer:
         return "\n".join(self.lines) + "\n"
 
 
+class _ForPeople(_Renderer):
+    """The explanation a person reads: labels instead of names and expressions, values as people write them
+    (EUR 2.100.000,00 in Dutch, 10 juni 2024), no codes beside what was met. The analyst's view, with every
+    expression, code and path, is `_Renderer` itself (`--full`)."""
+
+    def __init__(self, decision, lang, checked, depends, scheme, headline=None):
+        super().__init__(decision, lang, checked, depends, headline=headline)
+        self.scheme = scheme
+
+    # -- values as people write them ---------------------------------------------------------
+    def number(self, text: str) -> str:
+        """1057.50 -> 1,057.50 (en) or 1.057,50 (nl)."""
+        whole, _, fraction = text.lstrip("-").partition(".")
+        grouped = f"{int(whole):,}".replace(",", self.words["thousands"]) if whole.isdigit() else whole
+        return ("-" if text.startswith("-") else "") + grouped + (self.words["decimal"] + fraction if fraction else "")
+
+    def day(self, match) -> str:
+        year, month, day = int(match.group(1)), int(match.group(2)), int(match.group(3))
+        if not 1 <= month <= 12:
+            return match.group(0)
+        return f"{day} {self.words['months'][month - 1]} {year}"
+
+    def people(self, text: str) -> str:
+        text = _DAY.sub(self.day, text)
+        text = _AMOUNT.sub(lambda m: f"{m.group(1)}EUR "
+                                     f"{self.number(m.group(2).replace(',', '') + ('.' + m.group(3) if m.group(3) else ''))}",
+                           text)
+        return text
+
+    def value(self, value, typ: str) -> str:
+        if isinstance(value, str) and self.scheme is not None and value in self.scheme.values:
+            labels = self.scheme.values[value]
+            return labels.get(self.lang) or labels.get("en") or value
+        if isinstance(value, str) and _ITEMS.match(value):
+            count = _ITEMS.match(value).group(1)
+            return self.words["null"] if count == "0" else count
+        shown = super().value(value, typ)
+        if typ.startswith(("decimal", "int")) and isinstance(value, str) and shown == value:
+            shown = self.number(format(Decimal(value).normalize(), "f")) if _NUMBER.match(value) else shown
+        return self.people(shown)
+
+    def text(self, text: str) -> str:
+        """A source or a message: its words as the scheme writes them in this language, dates and amounts too."""
+        for written, said in (self.scheme.terms.get(self.lang, ()) if self.scheme is not None else ()):
+            before = r"(?<!\w)" if written[:1].isalnum() else ""
+            after = r"(?!\w)" if written[-1:].isalnum() else ""
+            text = re.sub(before + re.escape(written) + after, said.replace("\\", "\\\\"), text)
+        return self.people(text)
+
+    def field_label(self, name: str) -> str:
+        """A field of the case (or of the decision) as the scheme's vocabulary names it, capitalised."""
+        labels = self.scheme.fields.get(name) if self.scheme is not None else None
+        text = (labels.get(self.lang) or labels.get("en") or name) if labels else name
+        return text[:1].upper() + text[1:]
+
+    def output(self, step: TraceStep, depth: int) -> None:
+        target = self.steps.get(("rule", step.expression))
+        if target is not None:
+            self.rule(target, depth)
+        else:
+            self.rule(step, depth, self.field_label(step.name))
+
+    def sourced(self, depth: int, source: str, assumption=None) -> None:
+        if source:
+            self.add(depth, f"{self.words['source']}: {self.text(source)}")
+        if isinstance(assumption, dict):
+            assumption = assumption.get(self.lang) or assumption.get("en")
+        if assumption:
+            self.add(depth, f"{self.words['assumption']}: {assumption}")
+
+    # -- the parts ---------------------------------------------------------------------------
+    def header(self) -> None:
+        d, w = self.decision, self.words
+        info = d.ruleset
+        title = self.scheme.title_in(self.lang) if self.scheme is not None else info.id
+        key = "decision_person" if info.effective_until else "decision_person_open"
+        start = self.people(info.effective_from.isoformat())
+        end = self.people(info.effective_until.isoformat()) if info.effective_until else ""
+        self.add(0, w[key].format(title=title, version=info.version, start=start, end=end))
+        if d.eligible:
+            self.add(0, self.eligible_line())
+        else:
+            one, many = w["not_eligible"]
+            self.add(0, (one if len(d.reasons) == 1 else many).format(count=len(d.reasons)))
+            for reason in d.reasons:
+                self.add(1, f"- {self.people(reason.message)}")
+        if d.notes:
+            self.add(0, w["notes"])
+            for note in d.notes:
+                self.add(1, f"- {self.people(note.message)}")
+
+    def conditions(self) -> None:
+        steps = [s for s in self.steps.values() if s.kind == "condition"]
+        if not steps:
+            return
+        failed = sum(1 for s in steps if s.outcome == "failed")
+        words = self.words
+        self.add(0, "")
+        self.add(0, (words["conditions_person"] if failed else words["all_met_person"]).format(failed=failed,
+                                                                                            count=len(steps)))
+        for step in steps:
+            self.verdict(step, 1)
+
+    def verdict(self, step: TraceStep, depth: int) -> None:
+        w = self.words
+        if step.kind == "condition":
+            mark, outcome = ("[x]", w["not_met"]) if step.outcome == "failed" else ("[v]", w["met"])
+        else:
+            mark, outcome = ("[!]", w["applies"]) if step.outcome == "applies" else ("[ ]", w["does_not_apply"])
+        self.add(depth, f"{mark} {self.label(step)}: {outcome}")
+        self.read_values(step, depth + 3)
+        self.sourced(depth + 3, step.source)
+
+    def read_values(self, step: TraceStep, depth: int) -> None:
+        for name, used in self.uses(step):
+            rule = self.steps.get(("rule", name))
+            if rule is not None:
+                self.add(depth, f"{self.label(rule)}: {self.value(used, rule.type)}")
+            else:
+                self.leaf(name, used, depth)
+
+    def leaf(self, name: str, used, depth: int) -> None:
+        w = self.words
+        if self.checked is not None and name in self.checked.parameters:
+            parameter = self.checked.parameters[name]
+            label = parameter.label.get(self.lang) or parameter.label.get("en") or name
+            value = self.value(used, str(parameter.type))
+            if "parameter:" + name in self.shown:
+                self.add(depth, f"{label}: {value} ({w['see_above']})")
+                return
+            self.shown.add("parameter:" + name)
+            self.add(depth, f"{label}: {value}")
+            self.sourced(depth + 2, parameter.source, parameter.assumption)
+        else:
+            shown = w["not_given"] if used is None else \
+                self.record_text(used, self.case_type(name), name) or self.value(used, self.type_of(name))
+            self.add(depth, f"{self.field_label(name)} ({w['from_case']}): {shown}")
+
+    def record(self, step: TraceStep) -> str | None:
+        """A rule whose value is a record (the figures of a period): each field by its label, as people write it."""
+        rule = self.checked.rules.get(step.name) if self.checked is not None and step.kind == "rule" else None
+        typ = T.strip_optional(rule.type) if rule is not None else None
+        return self.record_text(step.value, typ, step.expression)
+
+    def record_text(self, value, typ, path: str) -> str | None:
+        """`a 8, b 12.50` (a record at a case path, as the trace shows it) -> its fields by their labels."""
+        if not isinstance(typ, T.Record) or not isinstance(value, str) or not value:
+            return None
+        given = dict(part.split(" ", 1) for part in value.split(", ") if " " in part)
+        shown = []
+        for name, field_type in typ.fields:
+            if name in given:
+                label = self.field_label(f"{path}.{name}")
+                shown.append(f"{label[:1].lower() + label[1:]} {self.value(given[name], str(T.strip_optional(field_type)))}")
+        return ", ".join(shown) or None
+
+    def case_type(self, name: str):
+        typ = self.checked.case_model.type if self.checked is not None else None
+        for part in name.split("."):
+            typ = T.strip_optional(typ)
+            if not isinstance(typ, T.Record) or typ.field(part) is None:
+                return None
+            typ = typ.field(part)
+        return T.strip_optional(typ)
+
+    def rule(self, step: TraceStep, depth: int, name: str | None = None) -> None:
+        w = self.words
+        title = name or self.label(step)
+        value = self.record(step) or self.value(step.value, step.type)
+        key = f"{step.kind}:{step.name}"
+        if key in self.shown:
+            self.add(depth, f"{title}: {value} ({w['see_above']})")
+            return
+        if self.deepest is not None and depth > self.deepest:
+            self.add(depth, f"{title}: {value}")
+            return
+        self.shown.add(key)
+        self.add(depth, f"{title}: {value}")
+        self.sourced(depth + 2, step.source, self.assumption(step))
+        for used_name, used in self.uses(step):
+            inner = self.steps.get(("rule", used_name))
+            if inner is not None:
+                self.rule(inner, depth + 1)
+            else:
+                self.leaf(used_name, used, depth + 1)
+
+
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
 def render_decision(decision: Decision, lang: str = "en", checked: CheckedRuleSet | None = None,
-                    depends: dict | None = None, headline: dict | None = None) -> str:
+                    depends: dict | None = None, headline: dict | None = None, *, scheme=None,
+                    full: bool = True) -> str:
     """A decision (with its trace, when it has one) as indented text in English or Dutch; `headline` is the
-    scheme's first line of an eligible decision, per language ({output} parts show its outputs)."""
+    scheme's first line of an eligible decision, per language ({output} parts show its outputs). With `full`
+    (the analyst's view) every expression, code and path is shown; without, the text is for a person, in the
+    words of the `scheme` (its vocabulary)."""
+    if not full:
+        if headline is None and scheme is not None:
+            headline = {lang: text.text for lang, text in scheme.headline.items()}
+        return _ForPeople(decision, lang, checked, depends, scheme, headline).render()
     return _Renderer(decision, lang, checked, depends, headline=headline).render()
 
 

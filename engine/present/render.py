@@ -6,6 +6,7 @@ analyst sees the mistake where it is.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ..core.diagnostics import Diagnostic
@@ -53,3 +54,45 @@ def summary_line(diagnostics, files: int | None = None) -> str:
     warnings = sum(1 for d in diagnostics if d.severity == "warning")
     where = f" in {_count(files, 'file')}" if files is not None else ""
     return f"{_count(errors, 'error')}, {_count(warnings, 'warning')}{where}"
+
+
+# -- case problems in the reader's language ---------------------------------------------------------
+# The validator words each problem in English, from a small set of shapes; a reader who asked for Dutch gets
+# them in Dutch. Each shape is declared once: a pattern over the English message and its Dutch wording. The
+# parts in between (a list of values, what was given) are kept as they are, with their own words translated.
+
+_PHRASES_NL = (
+    ("a whole number", "een geheel getal"), ("a number", "een getal"), ("a date YYYY-MM-DD", "een datum JJJJ-MM-DD"),
+    ("a text", "een tekst"), ("true or false", "true of false"), ("a list", "een lijst"), ("an object", "een object"),
+    ("(euro, as a JSON number or a decimal string)", "(euro, als JSON-getal of als decimale tekst)"),
+    ("whole cents (at most two decimals)", "in hele centen (hoogstens twee decimalen)"), ("at most", "hoogstens"),
+    ("at least", "minstens"), ("characters", "tekens"), ("or null", "of null"), ("one of", "een van"),
+)
+_SHAPES_NL = (
+    (r"^is required$", "is verplicht"),
+    (r"^unknown field$", "onbekend veld"),
+    (r"^has (\d+) more unknown fields$", r"heeft nog \1 onbekende velden"),
+    (r"^is too long \(at most (\d+) characters\)$", r"is te lang (hoogstens \1 tekens)"),
+    (r"^must be (.*?); got (.*)$", r"moet \1 zijn; niet \2"),
+    (r"^must be (.*?), got (.*)$", r"moet \1 zijn, niet \2"),
+    (r"^must be (.*)$", r"moet \1 zijn"),
+    (r"^no rules for (\S+): the first version of (\S+) starts on (\S+)$",
+     r"geen regels voor \1: de eerste versie van \2 begint op \3"),
+    (r"^no version of (\S+) is in force on (\S+)$", r"geen versie van \1 is van kracht op \2"),
+)
+_DID_YOU_MEAN = re.compile(r" \(did you mean (.*)\?\)$")
+
+
+def problem_in(message: str, lang: str) -> str:
+    """A case problem's message in the reader's language (English as the validator words it)."""
+    if lang != "nl":
+        return message
+    hint = _DID_YOU_MEAN.search(message)
+    core = message[:hint.start()] if hint else message
+    for pattern, wording in _SHAPES_NL:
+        if re.match(pattern, core):
+            core = re.sub(pattern, wording, core)
+            for english, dutch in _PHRASES_NL:
+                core = core.replace(english, dutch)
+            break
+    return core + (f" (bedoelde u {hint.group(1)}?)" if hint else "")

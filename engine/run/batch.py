@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from datetime import date
+
 from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
 from ..core.span import format_json_path
+from ..source.case import CaseTextError, parse_case_text
 
 CHUNK = 1024           # cases sent to a worker at a time (fewer, larger messages between processes)
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: enough to keep it busy, few enough to stay small
@@ -56,12 +59,9 @@ def _open_in_worker(book, explain: bool, lang: str, on: str | None) -> None:
 
 def decide_line(book, number: int, text: str, explain: bool = False, lang: str = "en", on=None) -> LineResult:
     """One line of JSON Lines -> its decision as one line of JSON, or its problems."""
-    from datetime import date
-
-    from ..source.case import CaseTextError, parse_case_text
     try:
         raw = parse_case_text(text)
-        decision = book.evaluate(raw, explain=explain, lang=lang, on=date.fromisoformat(on) if on else None)
+        decision = book.evaluate(raw, explain=explain, lang=lang, on=date.fromisoformat(on) if isinstance(on, str) else on)
     except CaseTextError as error:
         return LineResult(number, None, (CaseProblem((), str(error)),))
     except CaseError as error:
@@ -71,10 +71,25 @@ def decide_line(book, number: int, text: str, explain: bool = False, lang: str =
     return LineResult(number, json.dumps(decision.to_dict(), ensure_ascii=False))
 
 
-def _decide_chunk(chunk: list[tuple[int, str]]) -> list[LineResult]:
+def _decide_chunk(chunk: list[tuple[int, str]]):
+    """A chunk of lines decided in a worker. When every line was decided, the decisions travel back as one
+    text of lines (one object to send, not a thousand); otherwise each line's result."""
     book = _WORKER["book"]
     explain, lang, on = _WORKER["options"]
-    return [decide_line(book, number, text, explain, lang, on) for number, text in chunk]
+    day = date.fromisoformat(on) if on else None
+    results = [decide_line(book, number, text, explain, lang, day) for number, text in chunk]
+    if all(result.decision is not None for result in results):
+        return chunk[0][0] if chunk else 0, [result.line for result in results], \
+            "\n".join(result.decision for result in results)
+    return results
+
+
+def _lines_of(answer) -> list[LineResult]:
+    """What `_decide_chunk` sent back -> a LineResult per line."""
+    if isinstance(answer, list):
+        return answer
+    _, numbers, text = answer
+    return [LineResult(number, decision) for number, decision in zip(numbers, text.split("\n"))]
 
 
 def _decide_cases(chunk: list) -> list:
@@ -102,15 +117,18 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int) -> Iterator:
-    """Results of `work` on each chunk, in order, with a bounded number of chunks in flight."""
+def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int, whole: bool = False) -> Iterator:
+    """Results of `work` on each chunk, in order, with a bounded number of chunks in flight (with `whole`,
+    each chunk's answer as it came, else its items one by one)."""
     pending: deque = deque()
     for chunk in chunks:
         pending.append(pool.apply_async(work, (chunk,)))
         if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
-            yield from pending.popleft().get()
+            answer = pending.popleft().get()
+            yield from ((answer,) if whole else answer)
     while pending:
-        yield from pending.popleft().get()
+        answer = pending.popleft().get()
+        yield from ((answer,) if whole else answer)
 
 
 def _pool(jobs: int, book, explain: bool, lang: str, on):
@@ -133,7 +151,8 @@ def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = F
             yield decide_line(book, number, text, explain, lang, on.isoformat() if on else None)
         return
     pool = _pool(jobs, book, explain, lang, on.isoformat() if on else None)
-    yield from _closing(pool, _in_order(pool, _decide_chunk, _chunks(numbered, CHUNK), jobs))
+    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, _chunks(numbered, CHUNK), jobs,
+                                                              whole=True) for line in _lines_of(answer)))
 
 
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",

@@ -6,15 +6,22 @@ function, in the evaluation order the checker proved, and compiled with
 constants are passed in a namespace, never spliced as text, so a rule file
 cannot reach Python objects; each operator, function and aggregate becomes
 the code template (or a call of the implementation) of the overload the
-checker chose in the table of built-ins. Evaluating a case then costs about
-what a hand-written function costs, and never re-parses anything. There is
-one function only: explanations learn which branches a case took from the
-reference interpreter, observed (`usage.branches_taken`), not from a second
-generated copy.
+checker chose in the table of built-ins. Evaluating a case never re-parses
+anything. Explanations learn which branches a case took from the reference
+interpreter, observed (`usage.branches_taken`), not from a second copy.
+
+Beside `decide` (one line per definition, so that an error names the rule
+that raised it), each version gets a fast path (`FastPath`, see `_fast_lines`),
+written the first time a case is decided without an explanation: the case's
+checks (`source/case.py`), the same rules and the contract's outputs and
+messages in one function, which gives up on anything but a plain decision so
+that `decide` and the full validator say what went wrong. With it a decision
+costs less than the hand-written code of `benchmarks/handwritten.py`.
 """
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, getcontext, setcontext
 from datetime import timedelta
@@ -47,15 +54,46 @@ class CompiledRuleSet:
     note_slots: tuple = ()
     output_slots: tuple = ()  # (field, position, type)
     output_writers: tuple = ()  # (field, position, how its value is written in the decision JSON)
-    # fast(raw case, lang) -> (eligible, outputs as the contract writes them, reasons, notes) or None: see _fast_lines
-    fast: Callable[[object, str], tuple | None] | None = field(default=None, repr=False)
+    fast: "FastPath | None" = field(default=None, repr=False, compare=False)  # used while `decide` is its own
 
     @property
-    def fast_path(self) -> Callable[[object, str], tuple | None] | None:
-        """`fast`, while `decide` is the function compiled with it: a ruleset whose `decide` was replaced
-        (to observe it, or to break it in a test) decides through that function only."""
+    def fast_path(self) -> Callable | None:
+        """The fast path's function (`FastPath.run`), while `decide` is the function compiled beside it: a
+        ruleset whose `decide` was replaced (to observe it, or to break it in a test) decides through that
+        function only."""
         fast = self.fast
-        return fast if fast is not None and fast.__globals__["decide"] is self.decide else None
+        return fast.run if fast is not None and fast.decide is self.decide else None
+
+
+class FastPath:
+    """The fast path of one version, written and compiled the first time a case is decided without an
+    explanation: building a version to check, compare or test its rules never pays for it.
+
+    `run(raw case, lang, info, decision, reason)` -> `decision(info, eligible, outputs as the contract
+    writes them, reasons, notes)`, each reason and note `reason(code, message, source)`; or None when the
+    case must be decided the full way. The first case is decided the full way (a command line that
+    decides one case would spend more compiling than deciding); the second builds it, and `run` is
+    then the compiled function itself. A version whose fast path cannot be written (a case schema
+    nested too deeply) answers None always."""
+
+    def __init__(self, checked: CheckedRuleSet, decide: Callable):
+        self.checked, self.decide = checked, decide
+        self.lock = threading.Lock()
+        self.run = self.first_run
+
+    def first_run(self, *arguments):
+        self.run = self.second_run
+        return None
+
+    def second_run(self, *arguments):
+        with self.lock:  # two threads deciding their second case build it once
+            if self.run == self.second_run:
+                self.run = _fast_function(self.checked) or _never
+        return self.run(*arguments)
+
+
+def _never(*arguments):
+    return None
 
 
 class _Generator:
@@ -176,6 +214,15 @@ class _Generator:
         if self.reads is not None and overload.template is None and overload.run in _INLINE:
             code = _INLINE[overload.run]  # the fast path: what the implementation does, without a call
             return code.format(*parts, cent=self.named(CENT), half_up=self.named(ROUND_HALF_UP))
+        if self.reads is not None and code in _PICK and (self.loop is None or len(parts) == 2 and
+                                                          all(_simple(part) for part in parts)):
+            parts = [part if _simple(part) else self.temporary(part) for part in parts]  # each read twice
+            picked = parts[0]  # min(a, b, c) as min picks: the first of equal values, from the left
+            for i, part in enumerate(parts[1:], 2):
+                picked = _PICK[code].format(picked, part)
+                if i < len(parts):
+                    picked = self.temporary(picked)
+            return picked
         fn = self.helper(overload.run) if "{fn}" in code else ""
         return code.format(*parts, args=", ".join(parts), fn=fn, **named)
 
@@ -222,7 +269,38 @@ class _Generator:
                 span = self.constant_duration(expr.right)
                 if span is not None and span.years and not span.months and not span.days:
                     return self.years_later(expr, span)
+            template = self.checked.overloads[id(expr)].template if isinstance(expr, nodes.Member) else None
+            if template in ("({0} in {1})", "({0} not in {1})") and self.prefixes(expr.container) is not None:
+                return self.in_prefixes(expr, template)
+            if isinstance(expr, nodes.Call) and len(expr.args) == 1 and \
+                    self.checked.overloads[id(expr)].run is end_of_year and self.years_on(expr.args[0]):
+                day, years = self.years_on(expr.args[0])  # moved by whole years: only its year matters
+                return f"date(({self.gen(day)}).year + {years}, 12, 31)"
         return self.code(expr)
+
+    def years_on(self, expr) -> tuple | None:
+        """(the date, N) of a date moved by a constant number of whole years (`d + 3 years`), else None."""
+        if isinstance(expr, nodes.Binary) and expr.op in "+-" and self.type_of(expr.left) == T.DATE:
+            span = self.constant_duration(expr.right)
+            if span is not None and not span.months and not span.days:
+                return expr.left, span.years if expr.op == "+" else -span.years
+        return None
+
+    def in_prefixes(self, expr: nodes.Member, template: str) -> str:
+        """`code in table` for a table keyed by prefixes: what KeyPrefixes.__contains__ does, without the call."""
+        code = self.gen(expr.item)
+        item = self.temporary(code)
+        if item is None:
+            return self.applied(expr, (code, self.container(expr.container)))
+        test = f"({item} is not None and {item}.startswith({self.prefixes(expr.container)}))"
+        return test if template == "({0} in {1})" else f"(not {test})"
+
+    def prefixes(self, expr) -> str | None:
+        """The constant holding the keys of a table keyed by prefixes, as a tuple, when `expr` names one."""
+        binding = self.checked.bindings.get(id(expr))
+        if isinstance(binding, TableRef) and self.checked.tables[binding.name].key_prefix:
+            return self.named(tuple(self.checked.tables[binding.name].rows))
+        return None
 
     def temporary(self, code: str) -> str | None:
         """A local holding a value the line being written needs more than once, computed just before it
@@ -239,12 +317,13 @@ class _Generator:
     def years_later(self, expr: nodes.Binary, span: Duration) -> str:
         """date +/- N years (a constant), as `add_duration` moves it, without its call: the same day N years on,
         or its implementation for 29 February."""
-        day = self.temporary(self.gen(expr.left))
+        code, span_code = self.gen(expr.left), self.gen(expr.right)
+        day = self.temporary(code)
         if day is None:
-            return self.code(expr)
+            return self.applied(expr, (code, span_code))
         years = span.years if expr.op == "+" else -span.years
         return (f"({day}.replace(year={day}.year + {years}) if {day}.month != 2 or {day}.day != 29 "
-                f"else {self.applied(expr, (day, self.gen(expr.right)))})")
+                f"else {self.applied(expr, (day, span_code))})")
 
     def invariant(self, expr) -> bool:
         """Whether a part of a loop's body is worth computing once, before the loop: it reads none of the
@@ -366,6 +445,15 @@ _LOOPS = {
     "all({body} {loop})": lambda total, body: ("True", f"not ({body})", f"{total} = False", "break"),
 }
 
+# min and max of two values the fast path has in locals, as they pick.
+_PICK = {"min({args})": "({1} if {1} < {0} else {0})", "max({args})": "({1} if {1} > {0} else {0})"}
+
+
+def _simple(code: str) -> bool:
+    """A local or a constant: code that costs nothing to read twice."""
+    return code.isidentifier() or code.isdigit()
+
+
 # Built-ins the fast path writes as what they do, without the call (the decision function calls them).
 _INLINE = {
     round_cents: "({0}).quantize({cent}, {half_up}, CONTEXT)",  # as round_cents, in the engine's context
@@ -466,6 +554,9 @@ def _message_lines(gen: _Generator, checked: CheckedRuleSet, slot_index: dict) -
     return lines, names
 
 
+_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+
+
 def _message_body(gen: _Generator, template, slot_index: dict) -> list[str]:
     parts = []
     for part in template.parts:
@@ -476,20 +567,21 @@ def _message_body(gen: _Generator, template, slot_index: dict) -> list[str]:
             parts.append(f"({gen.gen(part)}, {str(T.strip_optional(typ))!r})")
     body = f"    return ({', '.join(parts)},)"
     lines = []
-    for local, key in gen.inputs.values():  # bind only what the message reads
-        if re.search(rf"\b{local}\b", body):
+    names = set(_IDENTIFIER.findall(body))  # bind only what the message reads
+    for local, key in gen.inputs.values():
+        if local in names:
             lines.append(f"    {local} = case[{key}]")
     for rule, slot_name in gen.rule_slot.items():
-        if re.search(rf"\b{slot_name}\b", body):
+        if slot_name in names:
             lines.append(f"    {slot_name} = values[{slot_index['rule:' + rule]}]")
-    if re.search(r"\beligible\b", body):
+    if "eligible" in names:
         lines.append(f"    eligible = values[{slot_index[ELIGIBLE_SLOT]}]")
     return lines + [body]
 
 
 def _fast_lines(gen: _Generator, checked: CheckedRuleSet) -> list[str] | None:
-    """`fast(case, lang)`: the whole decision of a case that has nothing wrong, in one function; None when
-    the case schema has no fast path.
+    """`fast(case, lang, info, decision, reason)` (see FastPath): the whole decision of a case that has
+    nothing wrong, in one function; None when the case schema has no fast path.
 
     Profiled, a decision cost twice the hand-written code of the same rules,
     and half of it was spent outside the rules: walking the case once to
@@ -504,52 +596,59 @@ def _fast_lines(gen: _Generator, checked: CheckedRuleSet) -> list[str] | None:
     problem exactly as before; so this path only has to be right where it
     answers, and it may compute a value the full way would not need.
     """
-    reading = checked.case_model.reading
-    if reading is None:
-        return None
     gen.reads = {}
     body: list[str] = []
 
-    def emit(line: str, depth: int = 2):
+    def emit(line: str | None, depth: int = 2):
         for inner, before in gen.before:  # the loops and values this line needs first
             body.append("    " * (depth + inner) + before)
         gen.before = []
-        body.append("    " * depth + line)
+        if line is not None:
+            body.append("    " * depth + line)
 
     for definition in checked.input_checks.values():  # a case that fails one is refused the full way
         emit(f"if {gen.gen(definition.expr)}:")
         emit("return None", 3)
+
+    def rule(definition: Definition):
+        code = gen.gen(definition.expr)
+        if code.isidentifier():  # another name for a value (a module's input bound to the case, a rule
+            gen.rule_slot[definition.name] = code  # renamed, a total): the rules after it read that value
+            emit(None)
+        else:
+            emit(f"{gen.rule_slot[definition.name]} = {code}")
+
     for definition in (d for d in checked.rules.values() if not d.uses_eligible):
-        emit(f"{gen.rule_slot[definition.name]} = {gen.gen(definition.expr)}")
+        rule(definition)
     conditions = [f"c_{i}" for i in range(len(checked.conditions))]
     for target, definition in zip(conditions, checked.conditions.values()):
         emit(f"{target} = {gen.gen(definition.expr)}")
     emit(f"eligible = not ({' or '.join(conditions) or 'False'})")
     for definition in (d for d in checked.rules.values() if d.uses_eligible):
-        emit(f"{gen.rule_slot[definition.name]} = {gen.gen(definition.expr)}")
+        rule(definition)
     notes = [f"n_{i}" for i in range(len(checked.notes))]
     for target, definition in zip(notes, checked.notes.values()):
         emit(f"{target} = {gen.gen(definition.expr)}")
     written = []
     for i, definition in enumerate(checked.outputs.values()):
         emit(f"o_{i} = {gen.gen(definition.expr)}")
-        written.append(f"{gen.named(definition.name)}: {_written(gen, f'o_{i}', definition.type, emit)}")
-    emit("if eligible:")  # no condition failed, so no reason
-    emit("reasons = ()", 3)
-    emit("else:")
-    emit("reasons = []", 3)
+        written.append(f"{gen.named(definition.name)}: {_written(gen, f'o_{i}', definition, emit)}")
+    emit("reasons = ()")
+    emit("if not eligible:")  # else no condition failed, so there is no reason
     for target, definition in zip(conditions, checked.conditions.values()):
         emit(f"if {target}:", 3)
-        emit(f"reasons.append(({gen.named(definition.name)}, {_message_code(gen, definition)}, "
-             f"{gen.named(definition.source)}))", 4)
-    emit("notes = []")
+        _message_statements(gen, definition, emit, 4)
+        emit(f"reasons += (reason({gen.named(definition.name)}, text, {gen.named(definition.source)}),)", 4)
+    if not conditions:
+        emit("pass", 3)
+    emit("notes = ()")
     for target, definition in zip(notes, checked.notes.values()):
         emit(f"if {target}:")
-        emit(f"notes.append(({gen.named(definition.name)}, {_message_code(gen, definition)}, "
-             f"{gen.named(definition.source)}))", 3)
-    emit(f"return (eligible, {{{', '.join(written)}}}, reasons, notes)")
+        _message_statements(gen, definition, emit, 3)
+        emit(f"notes += (reason({gen.named(definition.name)}, text, {gen.named(definition.source)}),)", 3)
+    emit(f"return decision(info, eligible, {{{', '.join(written)}}}, reasons, notes)")
     reads, gen.reads = gen.reads, None
-    got = reading("case", reads, 2)
+    got = checked.case_model.reading("case", reads, 2)
     if got is None:
         return None
     lines, namespace = got
@@ -559,8 +658,18 @@ def _fast_lines(gen: _Generator, checked: CheckedRuleSet) -> list[str] | None:
         if name in gen.namespace and gen.namespace[name] is not value:
             raise AssertionError(f"the case reader's {name} clashes with the decision's")  # pragma: no cover
         gen.namespace[name] = value
-    gen.namespace.update(getcontext=getcontext, setcontext=setcontext, CONTEXT=ENGINE_CONTEXT.copy())
-    return (["def fast(case, lang):",
+    days: dict = {}
+
+    def day_text(day) -> str:
+        """A date as the contract writes it, remembered (at most _DAYS_REMEMBERED of them)."""
+        text = day.isoformat()
+        if len(days) < _DAYS_REMEMBERED:
+            days[day] = text
+        return text
+
+    gen.namespace.update(getcontext=getcontext, setcontext=setcontext, CONTEXT=ENGINE_CONTEXT.copy(),
+                         give_up=_give_up, days=days, day_text=day_text)
+    return (["def fast(case, lang, info, decision, reason):",
              "    saved = getcontext()",
              "    setcontext(CONTEXT)",  # the engine's own context (a copy: its flags are no one's business)
              "    try:"]
@@ -571,43 +680,128 @@ def _fast_lines(gen: _Generator, checked: CheckedRuleSet) -> list[str] | None:
                "        setcontext(saved)"])
 
 
-def _written(gen: _Generator, local: str, typ, emit) -> str:
+_DAYS_REMEMBERED = 4_096  # dates written by one version's fast path, remembered
+
+
+def _give_up():
+    """Called where the fast path cannot go on: an output not a whole cent (the full way says so)."""
+    raise ArithmeticError("not a whole cent")
+
+
+def _written(gen: _Generator, local: str, definition: Definition, emit) -> str:
     """An output's value as the decision JSON writes it (what `contract_writer` and `format_rate` do), as
     code; an amount that is not a whole cent gives the fast path up (the full way reports it)."""
+    typ = definition.type
     inner = typ.inner if typ.__class__ is T.Optional else typ
     money = inner.__class__ is T.Scalar and inner.name == "money"
     if money or inner.__class__ is T.Scalar and inner.name == "percent":
-        emit(f"if {local} is not None:")
-        emit(f"w_{local} = {local}.quantize({gen.named(CENT)}, None, CONTEXT)", 3)
-        if money:
-            emit(f"if w_{local} != {local}:", 3)
-            emit("return None", 4)
-            emit(f"{local} = str(w_{local})", 3)
-        else:  # a rate: at least two decimals
-            emit(f"{local} = str(w_{local}) if w_{local} == {local} else format({local}.normalize(CONTEXT), 'f')", 3)
-        return local
-    if inner.__class__ is T.Scalar and inner.name == "date":
-        return f"(None if {local} is None else {local}.isoformat())"
+        cent = gen.named(CENT)
+        cents = f"(w_{local} := {local}.quantize({cent}, None, CONTEXT))"
+        otherwise = "give_up()" if money else f"format({local}.normalize(CONTEXT), 'f')"  # a rate: 2 decimals or more
+        # a value with two decimals already (round() makes them) is written as it is, without quantize
+        code = (f"str({local}) if {local}.same_quantum({cent}) else "
+                f"str(w_{local}) if {cents} == {local} else {otherwise}")
+        texts = _constant_texts(gen.checked, definition.expr, contract_writer(typ))
+        if texts:  # one of a few constants (a rate by size): written once, found by the constant itself
+            return f"(None if {local} is None else {gen.named(texts)}.get({local}) or {code})"
+        return f"(None if {local} is None else {code})"
+    if inner.__class__ is T.Scalar and inner.name == "date":  # a batch has few distinct deadlines: remembered
+        return f"(None if {local} is None else days.get({local}) or day_text({local}))"
     if inner.__class__ is T.Enum or inner in (T.STRING, T.BOOL, T.INT):
         return local
     return f"{gen.named(contract_value)}({local}, {gen.named(typ)})"
 
 
-def _message_code(gen: _Generator, definition: Definition) -> str:
-    """A condition's or note's message in the language asked, as code; in English when it has none in that
-    language, and its code when it has no message at all (as `evaluate._message` finds it)."""
-    chain = gen.named(definition.name)
-    for lang, template in sorted(definition.messages.items(), key=lambda item: item[0] == "en", reverse=True):
-        parts = []
-        for part in template.parts:
-            if isinstance(part, str):
-                parts.append(gen.named(part))
-            else:
-                kind = str(T.strip_optional(gen.checked.types.get(id(part))))
-                parts.append(f"{gen.named(format_value)}({gen.gen(part)}, {gen.named(kind)})")
-        text = f"''.join(({''.join(part + ', ' for part in parts)}))"
-        chain = text if lang == "en" else f"({text} if lang == {gen.named(lang)} else {chain})"
-    return chain
+def _constant_texts(checked: CheckedRuleSet, expr, write) -> dict | None:
+    """{value: as written} when every branch of an expression ends in a constant (a rate chosen by size
+    class), else None. Found by the constant object itself, whose hash is worked out once, where hashing
+    a Decimal computed for the case would cost more than writing it."""
+    values, todo = [], [expr]
+    while todo:
+        node = todo.pop()
+        binding = checked.bindings.get(id(node))
+        if isinstance(node, nodes.Literal):
+            values.append(node.value)
+        elif isinstance(node, nodes.If):
+            todo += [node.then, node.otherwise]
+        elif isinstance(binding, ParameterRef):
+            values.append(checked.parameters[binding.name].value)
+        elif isinstance(binding, RuleRef) and len(values) + len(todo) < 64:
+            todo.append(checked.rules[binding.name].expr)
+        else:
+            return None
+    try:
+        return {value: write(value) for value in values if isinstance(value, Decimal)} or None
+    except Exception:  # noqa: BLE001 - a constant the contract cannot write: written the full way
+        return None
+
+
+def _message_statements(gen: _Generator, definition: Definition, emit, depth: int) -> None:
+    """Statements leaving a condition's or note's message in `text`, in the language asked: in English when
+    it has none in that language, its code when it has no message at all (as `evaluate._message` finds
+    it). Only the language asked is worked out."""
+    others = [lang for lang in definition.messages if lang != "en"]
+    for i, lang in enumerate(others):
+        emit(f"{'if' if i == 0 else 'elif'} lang == {gen.named(lang)}:", depth)
+        emit(f"text = {_text_code(gen, definition.messages[lang])}", depth + 1)
+    if others:
+        emit("else:", depth)
+    english = definition.messages.get("en")  # written after the branch it stands in, for its own values
+    emit(f"text = {_text_code(gen, english) if english is not None else gen.named(definition.name)}",
+         depth + (1 if others else 0))
+
+
+def _text_code(gen: _Generator, template) -> str:
+    """A message template's text as code: what is constant (its words, a parameter it shows) written once."""
+    parts: list = []
+    for part in template.parts:
+        shown = part if isinstance(part, str) else _constant_shown(gen, part)
+        if shown is not None and parts and isinstance(parts[-1], str):
+            parts[-1] += shown
+        else:
+            parts.append(shown if shown is not None else _shown_code(gen, part))
+    codes = [gen.named(part) if isinstance(part, str) else part.code for part in parts]
+    if len(parts) == 1 and isinstance(parts[0], str):
+        return codes[0]
+    return f"''.join(({''.join(code + ', ' for code in codes)}))"
+
+
+@dataclass(frozen=True)
+class _Code:
+    code: str
+
+
+def _constant_shown(gen: _Generator, part) -> str | None:
+    """How format_value shows a constant in a message (a parameter, a literal), worked out once; else None."""
+    binding = gen.checked.bindings.get(id(part))
+    if isinstance(part, nodes.Literal):
+        value = part.value
+    elif isinstance(binding, ParameterRef):
+        value = gen.checked.parameters[binding.name].value
+    else:
+        return None
+    try:
+        return format_value(value, str(T.strip_optional(gen.checked.types.get(id(part)))))
+    except Exception:  # noqa: BLE001 - shown the full way, then
+        return None
+
+
+def _shown_code(gen: _Generator, part) -> _Code:
+    """A value in a message, as format_value writes it, as code: a text, a date, an amount or a whole
+    number (most of what a message shows) without the call."""
+    typ = T.strip_optional(gen.checked.types.get(id(part)))
+    called = f"{gen.named(format_value)}({{0}}, {gen.named(str(typ))})"
+    value = gen.temporary(gen.gen(part))
+    if typ == T.STRING or typ.__class__ is T.Enum:
+        return _Code(f"({value} if type({value}) is str else {called.format(value)})")
+    if typ.__class__ is T.Scalar and typ.name == "date":
+        return _Code(f"({value}.isoformat() if type({value}) is date else {called.format(value)})")
+    if typ == T.INT:
+        return _Code(f"(str({value}) if type({value}) is int else {called.format(value)})")
+    if typ.__class__ is T.Scalar and typ.name == "money":  # as format_money: EUR and the amount to the cent
+        return _Code(f"({gen.named('EUR ')} + str({value}.quantize({gen.named(CENT)}, None, CONTEXT)) "
+                     f"if type({value}) is Decimal else {called.format(value)})")
+    return _Code(called.format(value))
 
 
 def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
@@ -617,8 +811,7 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
     check_lines = _input_check_lines(gen, checked)
     slot_index = {slot: i for i, slot in enumerate(slots)}
     message_lines, message_names = _message_lines(gen, checked, slot_index)
-    fast_lines = _fast_lines(gen, checked) or []
-    source = "\n".join(lines + [""] + check_lines + [""] + message_lines + [""] + fast_lines) + "\n"
+    source = "\n".join(lines + [""] + check_lines + [""] + message_lines) + "\n"
     namespace = dict(gen.namespace)
     exec(compile(source, f"<rules {checked.source.ruleset} {checked.source.version}>", "exec"), namespace)
     messages = {key: namespace[fn] for key, fn in message_names.items()}
@@ -628,4 +821,20 @@ def compile_ruleset(checked: CheckedRuleSet) -> CompiledRuleSet:
         tuple((code, slot_index["note:" + code], d.source) for code, d in checked.notes.items()),
         tuple((name, slot_index["output:" + name], d.type) for name, d in checked.outputs.items()),
         tuple((name, slot_index["output:" + name], contract_writer(d.type)) for name, d in checked.outputs.items()),
-        namespace.get("fast"))
+        FastPath(checked, namespace["decide"]))
+
+
+def _fast_function(checked: CheckedRuleSet) -> Callable | None:
+    """The compiled fast path of a version, or None when its case schema has none."""
+    gen = _Generator(checked)
+    lines = _fast_lines(gen, checked)
+    if lines is None:
+        return None
+    namespace = dict(gen.namespace)
+    try:
+        code = compile("\n".join(lines) + "\n", f"<rules {checked.source.ruleset} {checked.source.version}, fast path>",
+                       "exec")
+    except (SyntaxError, RecursionError, MemoryError):  # nested beyond what Python compiles: no fast path
+        return None
+    exec(code, namespace)
+    return namespace["fast"]

@@ -8,8 +8,9 @@ value, what it read, and its legal source.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields as dataclass_fields
 from datetime import date
+from decimal import localcontext
 
 from ..core import typesys as T
 from ..lang.check import Definition
@@ -17,7 +18,8 @@ from .compile import ELIGIBLE_SLOT, CompiledRuleSet
 from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, EngineBug, RulesError
 from ..source.case import Case
 from .usage import Usage, branches_taken
-from ..core.values import NotWholeCent as _NotWholeCent, contract_value as render_value, format_value, in_engine_context
+from ..core.values import (ENGINE_CONTEXT, NotWholeCent as _NotWholeCent, contract_value as render_value,
+                           format_value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,14 +117,15 @@ class Decision:
         raise AttributeError(name)
 
     def to_dict(self) -> dict:
-        reasons, notes, explanation = self.reasons, self.notes, self.explanation
-        return {"ruleset": _ruleset_dict(self.ruleset), "eligible": self.eligible, **self.outputs,
+        fields = self.__dict__  # read once each: this is written for every decision of a batch
+        reasons, notes, explanation = fields["reasons"], fields["notes"], fields["explanation"]
+        return {"ruleset": _ruleset_dict(fields["ruleset"]), "eligible": fields["eligible"], **fields["outputs"],
                 "reasons": [r.to_dict() for r in reasons] if reasons else [],
                 "notes": [n.to_dict() for n in notes] if notes else [],
                 "explanation": explanation.to_dict() if explanation else None}
 
 
-_RULESET_DICTS: dict[int, tuple[RulesetInfo, dict, tuple[str, ...]]] = {}
+_RULESET_DICTS: dict[int, tuple[RulesetInfo, dict, tuple]] = {}
 
 
 def _ruleset_dict(info: RulesetInfo) -> dict:
@@ -134,12 +137,20 @@ def _ruleset_dict(info: RulesetInfo) -> dict:
         written = info.to_dict()
         if len(_RULESET_DICTS) >= 64:
             _RULESET_DICTS.clear()
-        known = _RULESET_DICTS[id(info)] = (info, written, tuple(key for key, value in written.items()
-                                                                 if isinstance(value, (dict, list))))
-    out = dict(known[1])
-    for key in known[2]:
-        out[key] = _fresh(out[key])
+        copies = tuple((key, _copier(value)) for key, value in written.items() if isinstance(value, (dict, list)))
+        known = _RULESET_DICTS[id(info)] = (info, written, copies)
+    out = known[1].copy()
+    for key, copy in known[2]:
+        out[key] = copy()
     return out
+
+
+def _copier(value):
+    """How to copy a list or dict of the ruleset's dict: shallow when it holds only texts and numbers."""
+    items = value.values() if isinstance(value, dict) else value
+    if all(item is None or isinstance(item, (str, int, float)) for item in items):
+        return value.copy
+    return lambda: _fresh(value)
 
 
 def _fresh(value):
@@ -267,13 +278,34 @@ def check_case(compiled: CompiledRuleSet, raw, source: str | None = None) -> Cas
     failed = compiled.failed_input_checks(case.values)
     if failed:
         checks = compiled.checked.input_checks
-        raise CaseError([CaseProblem(tuple(checks[n].path.split(".")), _check_message(checks[n])) for n in failed], source)
+        raise CaseError([_check_problem(checks[n]) for n in failed], source)
     return case
 
 
-def _check_message(definition: Definition) -> str:
-    template = definition.messages.get("en")
-    return template.text if template else definition.name
+def _check_problem(definition: Definition) -> CaseProblem:
+    """A failed input check: its message in English (or the first language it is written in), with every
+    language the rules give it."""
+    texts = tuple((lang, template.text) for lang, template in definition.messages.items())
+    message = dict(texts).get("en") or (texts[0][1] if texts else definition.name)
+    return CaseProblem(tuple(definition.path.split(".")), message, texts)
+
+
+def _made_decision(ruleset, eligible, outputs, reasons, notes, new=object.__new__, cls=Decision) -> Decision:
+    """Decision(ruleset, eligible, outputs, reasons, notes), the fast path's way: the same fields in the
+    same instance dict, without the frozen dataclass's __init__ (six object.__setattr__ calls, a
+    twentieth of a whole decision). Used only while those are Decision's fields (see _DECISION)."""
+    made = new(cls)
+    fields = made.__dict__
+    fields["ruleset"], fields["eligible"], fields["outputs"] = ruleset, eligible, outputs
+    fields["reasons"], fields["notes"], fields["explanation"] = reasons, notes, None
+    return made
+
+
+# How the fast path makes its Decision: as above while the dataclass has exactly these fields and no
+# __post_init__, else through its own __init__ (a field added with a default, or a check, is then kept).
+_DECISION = _made_decision if tuple(f.name for f in dataclass_fields(Decision)) == (
+    "ruleset", "eligible", "outputs", "reasons", "notes", "explanation") and not hasattr(Decision, "__post_init__") \
+    and not hasattr(Decision, "__slots__") else Decision
 
 
 def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain: bool = False, lang: str = "en",
@@ -285,15 +317,11 @@ def evaluate_case(compiled: CompiledRuleSet, info: RulesetInfo, raw, *, explain:
     problem in the case, a failed input check, a rule that fails on it), the
     case is decided again below, the full way, which names what is wrong: so
     every error is the one it always was."""
-    fast = None if explain else compiled.fast_path
-    if fast is not None:
-        made = fast(raw, lang)
+    fast = compiled.fast
+    if fast is not None and not explain and fast.decide is compiled.decide:  # see CompiledRuleSet.fast_path
+        made = fast.run(raw, lang, info, _DECISION, Reason)
         if made is not None:
-            eligible, outputs, reasons, notes = made
-            return Decision(info, eligible, outputs, tuple([Reason(*r) for r in reasons]) if reasons else (),
-                            tuple([Reason(*n) for n in notes]) if notes else ())
-    from decimal import localcontext
-    from ..core.values import ENGINE_CONTEXT
+            return made
     with localcontext(ENGINE_CONTEXT):
         case = check_case(compiled, raw, source).values
         try:
@@ -376,10 +404,8 @@ def _input_shown(case, parts: tuple):
         if not isinstance(value, dict):
             return None
         value = value.get(part)
-    if isinstance(value, tuple):
-        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, dict):
-        return None
+    if isinstance(value, (tuple, dict)):
+        return _shown(value, None)
     return render_value(value, None)
 
 

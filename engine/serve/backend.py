@@ -43,6 +43,8 @@ class Scheme:
     case_schema: Path
     decision_schema: Path
     tests_schema: Path | None   # what a test file beside the rules may hold
+    fields: dict = field(default_factory=dict)  # language -> {case path -> label}: the scheme's vocabulary
+    values: dict = field(default_factory=dict)  # language -> {enum value -> label}
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get("en") or next(iter(self.title.values()), self.id)
@@ -84,6 +86,7 @@ class Decided:
     outputs: dict
     made: object = field(default=None, compare=False, repr=False)  # the engine's Decision, for explanation_text
     case: object = field(default=None, compare=False, repr=False)  # the raw case decided, for the log
+    parts: dict = field(default_factory=dict)  # more about the rules that decided: the scheme's and modules' versions
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,17 @@ def _scheme_of(spec, book, schemas: Path) -> Scheme:
     return Scheme(getattr(spec, "id", None) or book.ruleset_id, title, languages, _version_field(spec, book),
                   Path(getattr(spec, "case_schema", None) or latest.case_schema).resolve(),
                   Path(getattr(spec, "decision_schema", None) or schemas / "decision.schema.json").resolve(),
-                  Path(tests_schema) if Path(tests_schema).is_file() else None)
+                  Path(tests_schema) if Path(tests_schema).is_file() else None,
+                  _by_language(getattr(spec, "fields", None), True), _by_language(getattr(spec, "values", None)))
+
+
+def _by_language(vocabulary: dict | None, capitalised: bool = False) -> dict:
+    """{name: {language: text}} (as scheme.yaml writes it) -> {language: {name: text}} (as a form reads it)."""
+    out: dict = {}
+    for name, texts in (vocabulary or {}).items():
+        for lang, text in texts.items():
+            out.setdefault(lang, {})[name] = text[:1].upper() + text[1:] if capitalised else text
+    return out
 
 
 def _catalog(rules: Path | None) -> list[tuple[Scheme, object]]:
@@ -266,7 +279,9 @@ class Backend:
         data = made.to_dict()
         return Decided(scheme_id, data, json.dumps(data, ensure_ascii=False), made.ruleset.version,
                        made.ruleset.sha256, made.eligible, tuple(r.code for r in made.reasons),
-                       tuple(n.code for n in made.notes), dict(made.outputs), made, raw)
+                       tuple(n.code for n in made.notes), dict(made.outputs), made, raw,
+                       {k: v for k, v in made.ruleset.to_dict().items()
+                        if k not in ("id", "version", "effective_from", "effective_until", "sha256")})
 
     def decide_text(self, scheme_id: str, text: str, **options) -> Decided | P.Problem:
         raw = self.parse_case(text)

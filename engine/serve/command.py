@@ -103,6 +103,9 @@ def run_server(app, host: str, port: int, settings, stderr) -> int:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # answers go out at once: a response's head and body are separate writes, and Nagle's algorithm would hold
+    # the body back until the client acknowledges the head, which it delays (40 ms a request on Linux)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
         sock.listen(2048)  # connections wait from now on, while the server starts: the address above is true

@@ -1,7 +1,8 @@
 """The decision log: one JSON line per decision, enough to find it again and replay it.
 
     {"id": "...", "time": "2026-12-01T10:59:46.123456Z", "scheme": "...", "version": "2024-01-01",
-     "sha256": "<the rules' content hash>", "input_sha256": "<the case's hash>", "route": "decisions",
+     "sha256": "<the rules' content hash>", "scheme_version": "...", "modules": {...},
+     "input_sha256": "<the case's hash>", "route": "decisions",
      "outcome": {"eligible": true, "reasons": [], "notes": ["..."], "outputs": {...}}}
 
 `input_sha256` is the sha256 of the case written canonically (`canonical_json`:
@@ -63,7 +64,7 @@ class DecisionLog:
         """The log line of one decision (a backend `Decided`)."""
         out = {"id": decision_id, "time": datetime.now(timezone.utc).isoformat(timespec="microseconds")
                .replace("+00:00", "Z"), "scheme": decided.scheme, "version": decided.version,
-               "sha256": decided.sha256, "input_sha256": input_hash(raw), "route": route}
+               "sha256": decided.sha256, **decided.parts, "input_sha256": input_hash(raw), "route": route}
         if request_id is not None:
             out["request"] = request_id
         if number is not None:

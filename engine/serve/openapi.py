@@ -81,11 +81,13 @@ _VERSION_OR_DAY = {"type": "string", "description": "a version id or a date YYYY
 
 def _common_components() -> dict:
     item = {"type": "object", "required": ["path", "message"], "properties": {
-        "path": {"type": "string", "description": "a JSON path into the input (project.costs.fee) or a parameter"},
+        "path": {"type": "string",
+                 "description": "a JSON path into the input (a.b[0].c) or the name of a query parameter"},
         "message": {"type": "string", "description": "what is wrong, as the command line says it"},
         "did_you_mean": {"type": "string", "description": "the closest accepted value, when there is one"}}}
     return {
-        "Problem": {"type": "object", "description": "RFC 9457 problem details", "required": ["type", "title", "status"],
+        "Problem": {"type": "object", "description": "RFC 9457 problem details",
+                    "required": ["type", "title", "status"],
                     "properties": {"type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
                                    "status": {"type": "integer"}, "detail": {"type": "string"},
                                    "problems": {"type": "array", "items": _ref("ProblemItem")}}},
@@ -174,7 +176,8 @@ def _scheme_paths(scheme, languages: list[str]) -> dict:
             "operationId": f"rules_{op}", "summary": "The resolved rules in force on a date (default: today)",
             "tags": [sid], "parameters": [_query("on", _DAY, "the date"),
                                           _query("version", {"type": "string"}, "a version id instead of a date"),
-                                          _query("format", {"enum": ["json", "yaml"], "default": "json"}, "json or yaml")],
+                                          _query("format", {"enum": ["json", "yaml"], "default": "json"},
+                                                 "json or yaml")],
             "responses": {"200": {"description": "the rules", "content": {
                 "application/json": {"schema": _ref("Rules")}, "application/yaml": {"schema": {"type": "string"}}}},
                 **_errors("400", "404")}}},

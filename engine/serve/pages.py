@@ -58,7 +58,6 @@ class Pages:
         self.log = log
         self.version = version
         self.words = _json_file("words.json")
-        self.vocabulary = _json_file("fields.json")
         self.models = {s.id: form_model(s.case_schema) for s in backend.schemes()}
         self.expect = {s.id: expectable(s.tests_schema) for s in backend.schemes()}
         self._presentations: dict = {}
@@ -133,7 +132,8 @@ class Pages:
 
     def _view(self, scheme_id: str, decided: Decided, explanation: str, lang: str, on=None):
         return decision_view(decided, self._presentation(scheme_id, decided.version), lang,
-                             self.backend.people_value, explanation, on, self.vocabulary.get("values", {}).get(lang))
+                             self.backend.people_value, explanation, on,
+                             self.backend.scheme(scheme_id).values.get(lang))
 
     async def try_page(self, request: Request) -> Response:
         params = dict(request.query_params)
@@ -174,7 +174,7 @@ class Pages:
         in_force = self.backend.version_on(scheme.id, day) if day else None
         shown = in_force if in_force is not None and not isinstance(in_force, P.Problem) else \
             self.backend.versions(scheme.id)[-1]
-        labels = Labels(lang, self.vocabulary.get("fields", {}), self.vocabulary.get("values", {}),
+        labels = Labels(lang, scheme.fields, scheme.values,
                         self._presentation(scheme.id, shown.version).choices, self.words[lang])
         form, loose_problems = widgets(model, values, problems, labels)
         query = [(k, v) for k, v in values.items()] + [("scheme", scheme.id), ("lang", lang)]

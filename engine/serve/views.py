@@ -72,6 +72,8 @@ def _default_text(f: FormField, labels: Labels) -> str:
         value = labels.choice(f, value)
     elif isinstance(value, list):
         return ""
+    elif value is None:
+        value = labels.words["none"]
     return labels.words["default"].format(value=value)
 
 

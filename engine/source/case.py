@@ -11,7 +11,10 @@ missing optional fields get their schema `default`. Nothing from the schema
 is ever written into that function's source: names, messages, patterns and
 defaults are constants of its namespace, and every identifier is generated.
 Every problem of a case is collected with its JSON path; nothing is raised
-until all are known.
+until all are known. A second function, its fast path (`_Fast`), checks and
+converts a case that has no problem with far less work, and leaves every other
+case to the first; the compiled decision of each version starts with the same
+checks (`CaseModel.reading`).
 
 Limits of what a case may hold, each an input error with its path (never a
 crash or a hang); they are the constants below.
@@ -21,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -88,28 +92,30 @@ class Case:
 class CaseModel:
     """What a case looks like: its DSL type (a record) and its compiled validator.
 
-    `accept` is the validator's fast path (None for a schema nested too deeply
-    to have one): the converted case, or None whenever `validate` might have
-    something to say. `reading` writes the same fast path as lines of another
-    compiled function (the decision's, `run/compile.py`), see `_Fast`.
+    `fast` is the validator's fast path (`_FastPath`): it gives the converted
+    case, or None whenever `validate` might have something to say; `reading`
+    writes it as lines of the compiled decision (`run/compile.py`).
     """
 
     schema_path: Path
     type: T.Record
     validate: Validator
-    accept: Callable[[object], dict | None] | None = field(default=None, repr=False, compare=False)
-    reading: Callable[[str, dict, int], tuple[list[str], dict] | None] | None = field(default=None, repr=False,
-                                                                                     compare=False)
+    fast: "_FastPath | None" = field(default=None, repr=False, compare=False)
 
     def coerce(self, raw) -> tuple[dict | None, list[CaseProblem]]:
         """Raw case (parsed JSON or a mapping) -> checked, converted case, and the problems found."""
-        if self.accept is not None:
-            value = self.accept(raw)
+        if self.fast is not None:
+            value = self.fast.accept(raw)
             if value is not None:
                 return value, []
         problems: list[CaseProblem] = []
         value = self.validate(raw, (), None, problems)
         return (None if problems else value), problems
+
+    def reading(self, var: str, wanted: dict[tuple, str], depth: int) -> tuple[list[str], dict] | None:
+        """Lines that check a case in `var` and leave each wanted value (path -> local) in its local, and the
+        namespace they need; None when the schema or a path has no fast path. See `_Fast`."""
+        return self.fast.reading(var, wanted, depth) if self.fast is not None else None
 
     def case(self, raw, source: str | None = None) -> Case:
         """Raw case -> a Case, or CaseError listing every problem by its JSON path."""
@@ -988,6 +994,7 @@ class _Source:
 # -- the validator's fast path -------------------------------------------------------------------------------
 
 MAX_FAST_INDENT = 60  # levels of indentation in the fast path's source: a schema nested deeper has none
+MAX_FAST_LOOPS = 12   # lists inside lists in it (Python compiles at most 20 nested blocks)
 MAX_MEMO = 4_096      # dates, and texts a pattern checks, remembered (see _Fast)
 
 
@@ -1032,6 +1039,7 @@ class _Fast:
         self.source = source  # names and constants: shared with the full validator, so none clash
         self.trapping = trapping  # run in a context that traps invalid operations (the compiled decision's)
         self.lines: list[str] = []
+        self.loops = 0
         self.wanted: dict[tuple, str] = {}
         self.given: set[tuple] = set()
         if source.days is None:  # one memo of dates per schema, for every form of its fast path
@@ -1086,7 +1094,7 @@ class _Fast:
                 inner += 1
             self.give_up_if(inner, f"type({var}) is not str")
             self.emit(inner, f"if {var} not in {known}:")
-            self.give_up_if(inner + 1, self.refused(node, var))
+            self.give_up_if(inner + 1, self.refused(node, var, text=True))
             self.emit(inner + 1, f"if len({known}) < MAX_MEMO:")
             self.emit(inner + 2, f"{known}.add({var})")
             return self.keep(var, target, depth)
@@ -1113,13 +1121,13 @@ class _Fast:
             return target
         return var
 
-    def refused(self, node: _Node, var: str) -> str:
-        """The test that refuses a text, enum or bool value (not null)."""
+    def refused(self, node: _Node, var: str, text: bool = False) -> str:
+        """The test that refuses a text, enum or bool value (not null); `text`: it is known to be a str."""
         if isinstance(node, _Bool):
             return f"{var} is not True and {var} is not False"
         if isinstance(node, _Enum):
             return f"type({var}) is not str or {var} not in {self.constant(frozenset(node.members), 'E')}"
-        test = f"type({var}) is not str or len({var}) > {self.constant(node.max_length, 'N')}"
+        test = ("" if text else f"type({var}) is not str or ") + f"len({var}) > {self.constant(node.max_length, 'N')}"
         if node.search is not None:
             test += f" or not {self.constant(node.search, 'R')}({var})"
         return test
@@ -1195,7 +1203,11 @@ class _Fast:
         self.give_up_if(depth + 1, "budget < 0")
         self.emit(depth + 1, f"{items} = []")
         self.emit(depth + 1, f"for {item} in {var}:")
+        self.loops += 1
+        if self.loops > MAX_FAST_LOOPS:
+            raise _TooDeep
         self.emit(depth + 2, f"{items}.append({self.value(node.items, item, depth + 2)})")
+        self.loops -= 1
         self.emit(depth + 1, f"{target} = tuple({items})")
         self.emit(depth, "else:")
         self.emit(depth + 1, f"{target} = ()")
@@ -1203,22 +1215,25 @@ class _Fast:
     def record(self, node: _Object, var: str, depth: int, path: tuple | None, whole: bool) -> str | None:
         """Check a record; -> the source of its converted dict when `whole`, else None. With a `path`, its
         fields that are wanted are left in their locals (and records below it are walked the same way)."""
-        known = self.constant(frozenset(f.name for f in node.fields), "F")
-        self.give_up_if(depth, f"type({var}) is not dict or not {known}.issuperset({var})")
+        if all(member.required for member in node.fields):  # every field is read: a count tells an unknown one
+            self.give_up_if(depth, f"type({var}) is not dict or len({var}) != {len(node.fields)}")
+        else:
+            known = self.constant(frozenset(f.name for f in node.fields), "F")
+            self.give_up_if(depth, f"type({var}) is not dict or not {known}.issuperset({var})")
         items = []
-        for field in node.fields:
-            key = self.constant(field.name, "K")
-            here = path + (field.name,) if path is not None else None
+        for member in node.fields:
+            key = self.constant(member.name, "K")
+            here = path + (member.name,) if path is not None else None
             local = self.wanted.get(here) if here is not None else None
             if local is not None:
                 self.given.add(here)
-            leaf = isinstance(field.node, (_Enum, _Bool, _Text))
+            leaf = isinstance(member.node, (_Enum, _Bool, _Text))
             raw = local if leaf and local is not None else self.fresh("x")
-            if field.required:
+            if member.required:
                 self.emit(depth, f"{raw} = {var}[{key}]")
-            elif field.default is not None:
-                self.emit(depth, f"{raw} = {var}.get({key}, {self.source.default(field)})")
-            elif field.node.nullable or (isinstance(field.node, _Object) and here is not None):
+            elif member.default is not None:
+                self.emit(depth, f"{raw} = {var}.get({key}, {self.source.default(member)})")
+            elif member.node.nullable or (isinstance(member.node, _Object) and here is not None):
                 self.emit(depth, f"{raw} = {var}.get({key})")  # a record missing here: given up below
             else:
                 converted = local or self.fresh("v")
@@ -1226,18 +1241,18 @@ class _Fast:
                 self.emit(depth, f"if {raw} is MISSING:")
                 self.emit(depth + 1, f"{converted} = None")
                 self.emit(depth, "else:")
-                self.keep(self.value(field.node, raw, depth + 1), converted, depth + 1)
+                self.keep(self.value(member.node, raw, depth + 1), converted, depth + 1)
                 items.append((key, converted))
                 continue
-            if isinstance(field.node, _Object) and not field.node.nullable and here is not None:
+            if isinstance(member.node, _Object) and not member.node.nullable and here is not None:
                 inner_whole = whole or local is not None
-                made = self.record(field.node, raw, depth, here, inner_whole)
+                made = self.record(member.node, raw, depth, here, inner_whole)
                 if inner_whole:
                     converted = local or self.fresh("v")
                     self.emit(depth, f"{converted} = {made}")
                     items.append((key, converted))
                 continue
-            items.append((key, self.value(field.node, raw, depth, local)))
+            items.append((key, self.value(member.node, raw, depth, local)))
         if not whole:
             return None
         return "{" + ", ".join(f"{key}: {value}" for key, value in items) + "}"
@@ -1266,16 +1281,11 @@ def _dsl_type(node: _Node, name: str):
     return T.Optional(typ) if node.nullable else typ
 
 
-def _compile(root: _Object) -> tuple[Validator, Callable | None, Callable | None]:
-    """The checked schema -> validate(value, parent, key, problems) -> converted case, its fast path
-    accept(value) -> converted case or None, and reading(var, wanted, depth) for the compiled decision;
+def _compile(root: _Object) -> tuple[Validator, "_FastPath"]:
+    """The checked schema -> validate(value, parent, key, problems) -> converted case, and its fast path;
     defaults converted once."""
     source = _Source()
     source.validator(root)
-    try:  # after the full validator, so that every default has its constant
-        accept_lines = _Fast(source).accept(root)
-    except _TooDeep:
-        accept_lines = None
     namespace = dict(source.namespace)
     namespace.update(cents=_EXACT.quantize, MAX_MEMO=MAX_MEMO)  # returns only for whole cents in the limits
     exec(compile(source.source(), "<case validator>", "exec"), namespace)
@@ -1287,24 +1297,58 @@ def _compile(root: _Object) -> tuple[Validator, Callable | None, Callable | None
                                   if problems[0].path else f"the default is not valid: it {problems[0].message}",
                                   field.default_at)
         namespace[name] = value
-    if accept_lines is None:
-        return namespace["validate"], None, None
-    exec(compile("\n".join(accept_lines) + "\n", "<case validator, fast path>", "exec"), namespace)
+    return namespace["validate"], _FastPath(root, source, namespace)
 
-    def reading(var: str, wanted: dict[tuple, str], depth: int) -> tuple[list[str], dict] | None:
-        """Lines that read a case into the wanted locals (see _Fast), and the namespace they need; None when
-        this schema or these paths have no fast path."""
-        fast = _Fast(source, trapping=True)
+
+class _FastPath:
+    """The validator's fast path for one case schema (see _Fast), written and compiled when a second case
+    is checked: reading a schema only to check rules against it, or checking one case, never pays for it.
+
+    `accept(value)` -> the converted case or None (the first case: None, so the full validator checks
+    it; from the second on, the compiled function itself). `reading` writes the lines for the compiled
+    decision of a version."""
+
+    def __init__(self, root: _Object, source: _Source, namespace: dict):
+        self.root, self.source, self.namespace = root, source, namespace  # the full validator's, after exec
+        self.lock = threading.Lock()  # names are drawn from one counter: one writer at a time
+        self.accept = self.first_accept
+
+    def first_accept(self, value):
+        self.accept = self.second_accept
+        return None
+
+    def second_accept(self, value):
+        with self.lock:
+            if self.accept == self.second_accept:
+                lines = self.write(lambda fast: fast.accept(self.root))
+                self.accept = _accepts_nothing
+                if lines is not None:
+                    try:
+                        code = compile("\n".join(lines) + "\n", "<case validator, fast path>", "exec")
+                    except (SyntaxError, RecursionError, MemoryError):  # nested beyond what Python compiles
+                        code = None
+                    if code is not None:
+                        exec(code, self.namespace)
+                        self.accept = self.namespace["accept"]
+        return self.accept(value)
+
+    def reading(self, var: str, wanted: dict[tuple, str], depth: int) -> tuple[list[str], dict] | None:
+        with self.lock:
+            lines = self.write(lambda fast: fast.reading(self.root, var, wanted, depth), trapping=True)
+        return None if lines is None else (lines, self.namespace)
+
+    def write(self, build: Callable, trapping: bool = False) -> list[str] | None:
         try:
-            lines = fast.reading(root, var, wanted, depth)
+            lines = build(_Fast(self.source, trapping))
         except _TooDeep:
             return None
-        if lines is None:
-            return None
-        namespace.update((name, value) for name, value in source.namespace.items() if name not in namespace)
-        return lines, namespace
+        self.namespace.update((name, value) for name, value in self.source.namespace.items()
+                              if name not in self.namespace)
+        return lines
 
-    return namespace["validate"], namespace["accept"], reading
+
+def _accepts_nothing(value):
+    return None
 
 
 # -- reading the schema file ---------------------------------------------------------------------------------
@@ -1362,14 +1406,14 @@ def _meta_check(root, data: bytes) -> None:
         cache_write(_META_CACHE, digest, digest.encode())
 
 
-def _read_schema(text: str, data: bytes) -> tuple[T.Record, Validator, Callable | None, Callable | None]:
+def _read_schema(text: str, data: bytes) -> tuple[T.Record, Validator, "_FastPath"]:
     root = _parse_schema(text)
     if not isinstance(root, dict):
         raise CaseSchemaError("the case schema must be a JSON object")
     _meta_check(root, data)
     node = _SchemaReader(root).read()
-    validate, accept, reading = _compile(node)
-    return _dsl_type(node, "case"), validate, accept, reading
+    validate, fast = _compile(node)
+    return _dsl_type(node, "case"), validate, fast
 
 
 def _position(text: str, path: tuple) -> tuple[int, int] | None:
@@ -1426,13 +1470,13 @@ def case_model(schema_path: Path) -> CaseModel:
     except UnicodeDecodeError:
         raise CaseSchemaError("the case schema is not valid UTF-8", (), path, 1, 1) from None
     try:
-        record, validate, accept, reading = _read_schema(text, data)
+        record, validate, fast = _read_schema(text, data)
     except CaseSchemaError as error:
         error.file = path
         if error.line is None:
             error.line, error.column = _position(text, error.path)
         raise
-    return CaseModel(path, record, validate, accept, reading)
+    return CaseModel(path, record, validate, fast)
 
 
 # -- case text ---------------------------------------------------------------------------------------------------
@@ -1449,6 +1493,14 @@ def _no_duplicate_keys(pairs):
             raise CaseTextError(f"not valid JSON: the key '{shown}' is written twice in one object")
         seen[key] = value
     return seen
+
+
+def _unique_keys(pairs):
+    """An object's pairs -> its dict, built in C; a key written twice is found by the count, named then."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        _no_duplicate_keys(pairs)  # raises, naming the first key written twice
+    return found
 
 
 def _json_int(text: str):
@@ -1475,8 +1527,12 @@ def parse_case_text(text: str):
         raise CaseTextError("the case is empty")
     if stripped.startswith("{") or stripped.startswith("["):
         try:
-            return json.loads(text, parse_float=_json_decimal, parse_int=_json_int,
-                              object_pairs_hook=_no_duplicate_keys)
+            try:  # whole numbers read by int itself: one beyond the engine's limits is refused by path anyway
+                return json.loads(text, parse_float=_json_decimal, object_pairs_hook=_unique_keys)
+            except json.JSONDecodeError:
+                raise
+            except ValueError:  # a whole number longer than int() reads: read again, as a Decimal
+                return json.loads(text, parse_float=_json_decimal, parse_int=_json_int, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as error:
             raise CaseTextError(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}") from None
         except RecursionError:

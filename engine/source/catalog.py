@@ -46,6 +46,9 @@ class SchemeSpec:
     decision_schema: Path | None = None
     file: str | None = None  # scheme.yaml as shown to users, when there is one
     default: bool = False  # the scheme a command means when it names none
+    fields: dict = field(default_factory=dict)  # case path -> language -> how a person names the field
+    values: dict = field(default_factory=dict)  # enum value -> language -> how a person names it
+    terms: dict = field(default_factory=dict)  # language -> ((words of a source, as written there), ...)
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get(self.languages[0]) or self.id
@@ -150,6 +153,7 @@ def _scheme(folder: Path, root: Path, schemas: Path, problems: list[Diagnostic])
     explanation = doc.get("explanation") or PosDict()
     headline = explanation.get("headline") or PosDict()
     impact = doc.get("impact") or PosDict()
+    vocabulary = doc.get("vocabulary") or PosDict()
     decision_schema = None
     if doc.get("decision_schema"):
         written = folder / str(doc["decision_schema"])
@@ -165,7 +169,11 @@ def _scheme(folder: Path, root: Path, schemas: Path, problems: list[Diagnostic])
         version_field=str(doc["version_field"]), languages=languages,
         headline={lang: text_at(headline, lang, declared.text) for lang in headline},
         impact_total=str(impact["total"]) if impact.get("total") else None, impact_label=dict(impact.get("label") or {}),
-        decision_schema=decision_schema, file=shown, default=bool(doc.get("default")))
+        decision_schema=decision_schema, file=shown, default=bool(doc.get("default")),
+        fields={str(k): dict(v) for k, v in (vocabulary.get("fields") or {}).items()},
+        values={str(k): dict(v) for k, v in (vocabulary.get("values") or {}).items()},
+        terms={str(lang): tuple((str(a), str(b)) for a, b in pairs) for lang, pairs in
+               (vocabulary.get("terms") or {}).items()})
     for lang in languages:
         if headline and lang not in headline:
             problems.append(Diagnostic("language-missing", f"the headline has no '{lang}' text, a language of the "

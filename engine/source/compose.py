@@ -43,9 +43,9 @@ def _module_of(item: Item) -> str:
 
 
 def compose_timeline(scheme: list[RuleSource], modules: dict[str, list[RuleSource]],
-                     languages: tuple[str, ...] = ()) -> tuple[list[RuleSource], list[Diagnostic]]:
+                     languages: tuple[str, ...] = (), known: tuple[str, ...] = ()) -> tuple[list[RuleSource], list[Diagnostic]]:
     """The versions of a scheme as decided: one from each day on which the scheme or a module it imports
-    changes. `modules` holds each module's resolved versions, by id."""
+    changes. `modules` holds each module's resolved versions, by id; `known` every module of the catalog."""
     problems: list[Diagnostic] = []
     if not scheme:
         return [], problems
@@ -76,8 +76,8 @@ def compose_timeline(scheme: list[RuleSource], modules: dict[str, list[RuleSourc
                     reported.add((prefix, own.version))
                     problems.append(Diagnostic("import-unknown", f"the import {prefix} names the module '{module_id}', "
                                                "which the rules folder does not hold", _at(item, "module"),
-                                               did_you_mean(module_id, modules) or
-                                               f"modules: {', '.join(modules) or 'none'}"))
+                                               did_you_mean(module_id, known or modules) or
+                                               f"modules: {', '.join(known or modules) or 'none'}"))
                 continue
             module_version = _in_force(versions, day)
             if module_version is None:
@@ -175,7 +175,26 @@ def _bindings(prefix: str, item: Item, module: RuleSource, problems: list[Diagno
 
 
 def _checked_languages(version: RuleSource, languages: tuple[str, ...], problems: list[Diagnostic]) -> RuleSource:
-    """Every message of the version written in each language of its scheme (a label, where given, too)."""
+    """Every message of the version written in each language of its scheme (a label, where given, too); a
+    parameter or rule without a label is a warning: a person's explanation could only show its name."""
+    for section, noun in (("parameters", "parameter"), ("rules", "rule")):
+        for name, item in getattr(version, section).items():
+            data = item.data
+            if not isinstance(data, PosDict):
+                continue
+            label = data.get("label")
+            if not label:
+                problems.append(Diagnostic("label-missing", f"{noun} {name} has no label: an explanation for a "
+                                           "person can only show its name", item.span,
+                                           f"add label: {{{', '.join(f'{lang}: ...' for lang in languages)}}}",
+                                           severity="warning"))
+            elif isinstance(label, PosDict):
+                for lang in languages:
+                    if lang not in label:
+                        problems.append(Diagnostic("language-missing", f"the label of {noun} {name} has no "
+                                                   f"'{lang}' text, a language of the scheme {version.ruleset}",
+                                                   data.value_locs["label"].span if "label" in data.value_locs
+                                                   else item.span, f"add {lang}: ..."))
     for kind in _WITH_MESSAGES:
         for name, item in getattr(version, kind.section).items():
             data = item.data

@@ -14,6 +14,7 @@ False. The shape of each file is then checked against
 from __future__ import annotations
 
 import bisect
+import functools
 import gc
 import hashlib
 import os
@@ -314,6 +315,8 @@ class _Builder:
         self.file = file
         self.diagnostics: list[Diagnostic] = []
         self.anchors: dict[str, tuple] = {}  # anchor -> (start mark, (value, loc) of a scalar, or None)
+        self.stack: list[_Frame] = []  # the mappings and lists open: where a syntax error stopped the reading
+        self.root = None  # the document read, when a syntax error comes after it
 
     def span(self, start, end) -> Span:
         return Span(self.file, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
@@ -366,7 +369,7 @@ class _Builder:
             return None
         events.get_event()  # the start of the document
         first = events.peek_event()
-        doc = self._document(events)
+        doc = self.root = self._document(events)
         if doc is _NO_VALUE:
             return None
         events.get_event()  # the end of the document
@@ -386,7 +389,7 @@ class _Builder:
     def _document(self, events):
         """The events of one document -> its value; the loop runs once per event, so it is kept tight."""
         file, problems, get_event = self.file, self.diagnostics, events.get_event
-        stack: list[_Frame] = []
+        stack: list[_Frame] = self.stack
         frame = None  # the innermost open mapping or list
         while True:
             event = get_event()
@@ -499,10 +502,18 @@ class _Builder:
         out.value_locs[key] = loc
 
 
-def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagnostic:
-    """A YAML syntax error -> a plain sentence at the spot to fix (the opening quote, not the end of the file)."""
+def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str, stack: list[_Frame] = (),
+                    root=None) -> Diagnostic:
+    """A YAML syntax error -> a plain sentence at the spot to fix (the opening quote, not the end of the file;
+    the line indented wrongly, not the line after it). `stack`: the mappings and lists open when it stopped;
+    `root`: the document, when the error comes after it."""
     problem, context = (error.problem or "invalid YAML").strip(), (error.context or "").strip()
     at, opened = error.problem_mark or error.context_mark, error.context_mark or error.problem_mark
+    if at and ("mapping values are not allowed" in problem or "expected key" in problem or "expected '-'" in problem
+               or "expected <block end>" in problem or "document start" in problem):
+        indentation = _indentation_problem(text, at, file, stack, root)
+        if indentation is not None:
+            return indentation
 
     def span(mark) -> Span:
         return Span(file, mark.line + 1, mark.column + 1) if mark else Span(file, 1, 1)
@@ -530,9 +541,262 @@ def _syntax_problem(error: yaml.MarkedYAMLError, text: str, file: str) -> Diagno
         if at and at.column > len(line) - len(line.lstrip()):
             return Diagnostic("yaml-syntax", "unexpected text after the value", span(at),
                               "a value that starts with a quote must end with it; put the whole value in quotes")
-        return Diagnostic("yaml-syntax", "this line is not indented like the lines above it", span(at),
+        return Diagnostic("yaml-indentation", "this line is not indented like the lines above it", span(at),
                           "keys of one mapping, and the items of one list, start in the same column")
     return Diagnostic("yaml-syntax", f"{problem} ({context})" if context else problem, span(at))
+
+
+_KEY_AT_START = re.compile(r"""( *)((?:[^\s:#'"{}\[\],&*!|>%@`-][^\s:]*|-[^\s:]+|"[^"\n]*"|'[^'\n]*'))[ \t]*:(?:[ \t]|$)""")
+_ITEM_AT_START = re.compile(r"( *)-(?:[ \t]|$)")
+_SAME_COLUMN = "the keys of one mapping start in the same column"
+
+
+def _spaces(count: int) -> str:
+    return "one space" if count == 1 else f"{count} spaces"
+
+
+def _indent(key: str, column: int) -> str:
+    return f"indent '{key}' by {column} spaces" if column else f"start '{key}' at the beginning of the line"
+
+
+def _key_loc(mapping: PosDict, key: str) -> Loc:
+    return dict.__getitem__(mapping.key_spans, key)
+
+
+def _at(file: str, loc: Loc) -> Span:
+    return Span(file, loc._line + 1, loc._column + 1, loc._end_line + 1, loc._end_column + 1)
+
+
+def _indentation_problem(text: str, at, file: str, stack: list[_Frame], root=None) -> Diagnostic | None:
+    """A key or list item that YAML finds in a column where nothing open has its keys or items -> the line
+    indented wrongly, in words. None when the problem is another one.
+
+    YAML notices a key indented one space too little only on the line after it: the next key is then deeper
+    than it, so it reads as a second line of its value, or as a key out of place. What was open when the
+    reading stopped says which line it is: when the first key of a mapping (or the first item of a list) and
+    the one after it disagree, the one indented by the file's usual step under the key above them is right,
+    and the other is shown.
+    """
+    lines = text.split("\n")
+    if at.line >= len(lines):
+        return None
+    if not stack:
+        return _top_level_problem(root, at.line, file)
+    frame = stack[-1]
+    if text[frame.start.index:frame.start.index + 1] in "{[":
+        return None  # inside [...] or {...}: indentation means nothing there
+    item, written = _ITEM_AT_START.match(lines[at.line]), _KEY_AT_START.match(lines[at.line])
+    if item is not None:
+        return _item_out_of_line(stack, len(item.group(1)), at.line, file, lines)
+    if written is None:
+        return _block_text_out_of_line(text, lines, frame, len(lines[at.line]) - len(lines[at.line].lstrip(" ")),
+                                       at.line, file)
+    column, key, line = len(written.group(1)), written.group(2), at.line
+    if not frame.mapping:
+        return _item_key_out_of_line(stack, column, key, line, file, lines)
+    if frame.key is not None:
+        previous_key, previous = frame.key
+    elif frame.out:
+        previous_key = next(reversed(frame.out))
+        previous = _key_loc(frame.out, previous_key)
+    else:
+        return None
+    keys_column = frame.start.column
+    if previous._line >= line or column <= keys_column:
+        return None  # not a line of its own, or meant for an outer mapping: another mistake, or said as it is
+    step = _usual_step(lines, line, previous._line, frame.start.line)
+    where = Span(file, line + 1, column + 1, line + 1, column + 1 + len(key))
+    outer = stack[-2] if len(stack) > 1 else None
+    parent = outer.key[1] if outer is not None and outer.mapping and outer.key is not None else None
+    first_key_wrong = (len(frame.out) + (frame.key is not None) == 1 and parent is not None
+                       and parent._line < frame.start.line and column == parent._column + step != keys_column)
+    inner = frame.out.get(previous_key) if frame.key is None else None
+    if isinstance(inner, PosDict) and inner and inner.span.line - 1 > previous._line:
+        # the mapping written under the key before has ended: this key lies between its keys and this mapping's
+        inner_column, inner_keys = inner.span.column - 1, list(inner)
+        step = _usual_step(lines, line, previous._line, frame.start.line, inner.span.line - 1)
+        if len(inner_keys) == 1 and column == keys_column + step != inner_column:
+            return _first_out_of_line(f"'{inner_keys[0]}'", _key_loc(inner, inner_keys[0]), column,
+                                      f"'{key}' on line {line + 1}, the next key of the same mapping", file,
+                                      f"{_indent(inner_keys[0], column)}, like '{key}'; {_SAME_COLUMN}")
+        if first_key_wrong:
+            return _first_out_of_line(f"'{previous_key}'", previous, column,
+                                      f"'{key}' on line {line + 1}, the next key of the same mapping", file,
+                                      f"{_indent(previous_key, column)}, like '{key}'; {_SAME_COLUMN}")
+        last = _key_loc(inner, inner_keys[-1])
+        return Diagnostic(
+            "yaml-indentation", f"'{key}' is indented {_spaces(column)}, between '{previous_key}' on line "
+            f"{previous._line + 1} ({_spaces(keys_column)}) and the keys under it ({_spaces(inner_column)}, "
+            f"'{inner_keys[-1]}' on line {last._line + 1})", where, f"indent it like one of them; {_SAME_COLUMN}")
+    if isinstance(inner, PosList) and inner.span.line - 1 > previous._line:
+        return None  # a list has ended: a mistake of another kind
+    if (outer is not None and not outer.mapping and not outer.out and frame.start.line == outer.start.line
+            and len(frame.out) + (frame.key is not None) == 1):  # '- key: value' first in its list, a key under it
+        dash = _dash_out_of_line(stack[:-1], column - (keys_column - outer.start.column), key, line, file, lines)
+        if dash is not None:
+            return dash
+    if first_key_wrong:
+        return _first_out_of_line(f"'{previous_key}'", previous, column,
+                                  f"'{key}' on line {line + 1}, the next key of the same mapping", file,
+                                  f"{_indent(previous_key, column)}, like '{key}'; {_SAME_COLUMN}")
+    keys = list(frame.out) + ([previous_key] if frame.key is not None else [])
+    if len(keys) > 1:  # 'a:' left empty, then 'b: ...' meant under it, as the key after it is
+        before, before_value = _key_loc(frame.out, keys[-2]), frame.out.get(keys[-2], "")
+        if before_value is None and before._line == previous._line - 1 and column == before._column + step:
+            return _first_out_of_line(f"'{previous_key}'", previous, column,
+                                      f"'{key}' on line {line + 1}, the next key of the same mapping", file,
+                                      f"{_indent(previous_key, column)}, like '{key}'; {_SAME_COLUMN}")
+    return Diagnostic(
+        "yaml-indentation", f"'{key}' is indented {_spaces(column - keys_column)} more than '{previous_key}' on "
+        f"line {previous._line + 1}, the key before it", where,
+        f"{_indent(key, keys_column)}, like '{previous_key}'; {_SAME_COLUMN}")
+
+
+def _first_out_of_line(what: str, first: Loc, column: int, than: str, file: str, hint: str) -> Diagnostic:
+    """The first key of a mapping (or item of a list) indented otherwise than the one after it, which is right."""
+    more = first._column > column
+    return Diagnostic("yaml-indentation", f"{what} is indented {_spaces(abs(first._column - column))} "
+                      f"{'more' if more else 'less'} than {than}", _at(file, first), hint)
+
+
+def _item_key_out_of_line(stack: list[_Frame], column: int, key: str, line: int, file: str,
+                          lines: list[str]) -> Diagnostic | None:
+    """A key after a list item 'key: value' that lies between the '-' and the item's keys: meant for the item."""
+    frame = stack[-1]
+    items = frame.out
+    if not items or not isinstance(items[-1], PosDict) or not items[-1]:
+        return None
+    item = items[-1]
+    item_column = item.span.column - 1
+    if item.span.line - 1 != items.value_locs[-1]._line or not frame.start.column < column < item_column:
+        return None
+    if len(items) == 1:  # the first item: its '-' may be the one out of line
+        dash = _dash_out_of_line(stack, column - (item_column - frame.start.column), key, line, file, lines)
+        if dash is not None:
+            return dash
+    last_key = list(item)[-1]
+    last = _key_loc(item, last_key)
+    return Diagnostic(
+        "yaml-indentation", f"'{key}' is indented {_spaces(item_column - column)} less than '{last_key}' on line "
+        f"{last._line + 1}, the key before it", Span(file, line + 1, column + 1, line + 1, column + 1 + len(key)),
+        f"{_indent(key, item_column)}, like '{last_key}'; the keys of a list item start just after "
+        "its '- '")
+
+
+def _dash_out_of_line(stack: list[_Frame], dash_needed: int, key: str, line: int, file: str,
+                      lines: list[str]) -> Diagnostic | None:
+    """The '-' of the first item of a list (stack[-1]) out of line with the key after it, when moving the '-'
+    to where the file's usual step puts it would bring its keys in line with that key."""
+    frame, outer = stack[-1], stack[-2] if len(stack) > 1 else None
+    owner = outer.key[1] if outer is not None and outer.mapping and outer.key is not None else None
+    dash = frame.start.column
+    if owner is None or owner._line >= frame.start.line or dash_needed == dash \
+            or dash_needed not in (owner._column + _usual_step(lines, line, frame.start.line), owner._column):
+        return None
+    return Diagnostic(
+        "yaml-indentation", f"this '-' is indented {_spaces(abs(dash - dash_needed))} "
+        f"{'more' if dash > dash_needed else 'less'} than the keys of its item need ('{key}' on line {line + 1})",
+        Span(file, frame.start.line + 1, dash + 1, frame.start.line + 1, dash + 2),
+        f"indent the '-' by {dash_needed} spaces; the keys of a list item start just after its '- ', in the same "
+        "column")
+
+
+def _block_text_out_of_line(text: str, lines: list[str], frame: _Frame, column: int, line: int,
+                            file: str) -> Diagnostic | None:
+    """A text after '|' or '>' whose first line is indented deeper than the lines after it: YAML takes the
+    first line's indentation for the whole text, and ends it at the first line indented less."""
+    if not frame.mapping or frame.key is not None or not frame.out:
+        return None
+    key = next(reversed(frame.out))
+    loc = frame.out.value_locs[key]
+    if text[loc.start:loc.start + 1] not in ("|", ">") or not isinstance(frame.out[key], str):
+        return None
+    first = loc._line + 1
+    while first < line and not lines[first].strip():
+        first += 1
+    indent = len(lines[first]) - len(lines[first].lstrip(" ")) if first < line else -1
+    if not frame.start.column < column < indent:
+        return None
+    alone = all(not text_line.strip() for text_line in lines[first + 1:line])
+    if column == frame.start.column + _usual_step(lines, first, line):
+        return Diagnostic(
+            "yaml-indentation", f"the first line of the text of '{key}' is indented {_spaces(indent - column)} more "
+            f"than line {line + 1}: YAML takes the first line's indentation for the whole text, and ends it there",
+            Span(file, first + 1, indent + 1, first + 1, indent + 2),
+            f"indent the lines of the text alike, here by {column} spaces")
+    if alone or all(len(text_line) - len(text_line.lstrip(" ")) == indent
+                    for text_line in lines[first:line] if text_line.strip()):
+        return Diagnostic(
+            "yaml-indentation", f"this line of the text of '{key}' is indented {_spaces(indent - column)} less than "
+            f"the line{'' if alone else 's'} above it: YAML ends the text at it", Span(file, line + 1, column + 1),
+            f"indent the lines of the text alike, here by {indent} spaces")
+    return Diagnostic(
+        "yaml-indentation", f"this line of the text of '{key}' is indented less than its first line (line {first + 1}, "
+        f"{_spaces(indent)}): YAML takes the first line's indentation for the whole text, and ends it here",
+        Span(file, line + 1, column + 1), "indent no line of the text less than its first line")
+
+
+def _item_out_of_line(stack: list[_Frame], column: int, line: int, file: str,
+                      lines: list[str]) -> Diagnostic | None:
+    """A list item '- ' in a column where the list before it does not have its items."""
+    frame = stack[-1]
+    if frame.mapping:  # the list under the last key has ended
+        if frame.key is not None or not frame.out:
+            return None
+        owner_key = next(reversed(frame.out))
+        owner, items = _key_loc(frame.out, owner_key), frame.out[owner_key]
+        if not isinstance(items, PosList) or not items or items.span.line - 1 <= owner._line \
+                or column <= frame.start.column:
+            return None
+        items_line, items_column = items.span.line - 1, items.span.column - 1
+    else:  # the list is open: the item is deeper than its items
+        items, outer = frame.out, stack[-2] if len(stack) > 1 else None
+        owner = outer.key[1] if outer is not None and outer.mapping and outer.key is not None else None
+        if not items or owner is None or owner._line >= frame.start.line:
+            return None
+        items_line, items_column = frame.start.line, frame.start.column
+    if column == items_column:
+        return None
+    step = _usual_step(lines, line, items_line)
+    first = Loc(file, items_line, items_column, items_line, items_column + 1, 0, 0)
+    if len(items) == 1 and column in (owner._column, owner._column + step):
+        return _first_out_of_line("this item", first, column, f"the next item of the same list, on line {line + 1}",
+                                  file, f"indent its '-' by {column} spaces, like the one on line {line + 1}; the "
+                                  "items of one list start in the same column")
+    before = items.value_locs[-1]._line + 1
+    return Diagnostic(
+        "yaml-indentation", f"this item is indented {_spaces(abs(column - items_column))} "
+        f"{'more' if column > items_column else 'less'} than the item before it in the same list, on line {before}",
+        Span(file, line + 1, column + 1, line + 1, column + 2),
+        f"indent its '-' by {items_column} spaces; the items of one list start in the same column")
+
+
+def _top_level_problem(root, line: int, file: str) -> Diagnostic | None:
+    """The keys at the top of a file, indented: YAML ends the file at the first key that is not."""
+    if not isinstance(root, PosDict) or not root or root.span.column == 1:
+        return None
+    keys = list(root)
+    first, last = _key_loc(root, keys[0]), _key_loc(root, keys[-1])
+    lines = f"'{keys[0]}'" if len(keys) == 1 else f"the keys from '{keys[0]}' to '{keys[-1]}' (line {last._line + 1})"
+    return Diagnostic("yaml-indentation", f"'{keys[0]}' is indented {_spaces(first._column)}, but line {line + 1} "
+                      "is not: the keys at the top of a file start in the first column", _at(file, first),
+                      f"remove the spaces before {lines}")
+
+
+def _usual_step(lines: list[str], *suspects: int) -> int:
+    """How many spaces deeper the lines under a 'key:' are written in this file, most often, the lines under
+    suspicion (indexes) left out (2 when no line says)."""
+    steps: dict[int, int] = {}
+    opener = None  # the indentation of the last line that ends with ':'
+    for index, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        if opener is not None and indent > opener and index not in suspects:
+            steps[indent - opener] = steps.get(indent - opener, 0) + 1
+        opener = indent if stripped.endswith(":") and index not in suspects else None
+    return max(steps, key=lambda s: (steps[s], -s)) if steps else 2
 
 
 def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
@@ -542,7 +806,7 @@ def read_yaml(text: str, file: str) -> tuple[object, list[Diagnostic]]:
     try:
         doc = builder.read(events)
     except yaml.MarkedYAMLError as error:
-        return None, [_syntax_problem(error, text, file)]
+        return None, [_syntax_problem(error, text, file, builder.stack, builder.root)]
     except yaml.YAMLError as error:
         return None, [Diagnostic("yaml-syntax", str(error).splitlines()[0], Span(file, 1, 1))]
     finally:
@@ -873,6 +1137,28 @@ def _line_starts(text: str) -> list[int]:
     return [match.start() for match in re.finditer("\n", text)]
 
 
+@functools.lru_cache(maxsize=8192)
+def _blanks_skipped(value: str) -> tuple[int, ...]:
+    """For each offset into a value, how many non-blank characters lie before it (one walk per value)."""
+    counts, seen = [0], 0
+    for ch in value:
+        seen += not ch.isspace()
+        counts.append(seen)
+    return tuple(counts)
+
+
+@functools.lru_cache(maxsize=8192)
+def _nonblank_positions(raw: str) -> tuple[int, ...]:
+    """The offsets of the non-blank characters of a value as written, after an opening quote or the line of
+    a block indicator (| or >)."""
+    start = 0
+    if raw[:1] in ("'", '"'):
+        start = 1
+    elif raw[:1] in ("|", ">"):
+        start = raw.find("\n") + 1 if "\n" in raw else len(raw)
+    return tuple(i for i in range(start, len(raw)) if not raw[i].isspace())
+
+
 def span_in_value(rule_file_text: str, loc: Loc, value: str, offset: int) -> Span:
     """Map an offset inside a YAML string value back to its file line and column.
 
@@ -884,20 +1170,10 @@ def span_in_value(rule_file_text: str, loc: Loc, value: str, offset: int) -> Spa
         absolute = loc.start  # the start of a plain value: the common case, made short
     else:
         raw = rule_file_text[loc.start:loc.end]
-        target = sum(1 for ch in value[:offset] if not ch.isspace()) if offset else 0
-        i = 0
-        if raw[:1] in ("'", '"'):
-            i = 1
-        elif raw[:1] in ("|", ">"):
-            i = raw.find("\n") + 1 if "\n" in raw else len(raw)
-        seen = 0
-        while i < len(raw):
-            if not raw[i].isspace():
-                if seen == target:
-                    break
-                seen += 1
-            i += 1
-        absolute = loc.start + min(i, len(raw))
+        counts = _blanks_skipped(value)
+        target = counts[min(offset, len(value))]
+        positions = _nonblank_positions(raw)
+        absolute = loc.start + (positions[target] if target < len(positions) else len(raw))
     newlines = _line_starts(rule_file_text)
     before = bisect.bisect_left(newlines, absolute)  # the '\n' before this offset
     line = before + 1

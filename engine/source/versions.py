@@ -3,7 +3,8 @@
 The first version is a complete file; every later one is a small change file
 that `follows` the version before it and states only what changes. Versions
 are ordered by `effective_from`; each is in force until the day before the
-next one starts, so overlaps and gaps are load errors, never silent.
+next one starts, so overlaps and gaps are load errors, never silent. A
+version's id is its first day: an id that says another day is an error too.
 """
 from __future__ import annotations
 
@@ -140,17 +141,24 @@ def read_versions(rules_dir: Path, key: str = "ruleset",
             guess = _guess_start(path, texts[path])
             unusable_from = guess if unusable_from is None else min(unusable_from, guess)
             continue
-        twin = by_id.get(str(doc["version"]))
-        if twin is not None:  # most likely a copied file whose version was not changed
-            problems.append(Diagnostic("version-duplicate", f"version '{twin.version}' is defined twice (also in "
-                                       f"{twin.rule_file.path})", doc.value_locs["version"].span,
-                                       "give each version its own id, usually its first day"))
-            unusable_from = start if unusable_from is None else min(unusable_from, start)
+        current = VersionFile(rule_file, str(doc["version"]), start, until,
+                              str(doc["follows"]) if doc.get("follows") is not None else None, path.parent, root)
+        twin = by_id.get(current.version)
+        if twin is not None:  # most likely a copied file whose version was not changed: the copy is the slip
+            copy, kept = (twin, current) if (twin.effective_from.isoformat() != twin.version
+                                             and start.isoformat() == current.version) else (current, twin)
+            copy_start = copy.effective_from.isoformat()
+            problems.append(Diagnostic("version-duplicate", f"version '{copy.version}' is defined twice (also in "
+                                       f"{kept.rule_file.path})", copy.rule_file.doc.value_locs["version"].span,
+                                       "a version's id is the day it starts" + (
+                                           f': write version: "{copy_start}"' if copy_start != copy.version else
+                                           "; is this a copy of the other file?")))
+            if copy is twin:
+                versions[next(i for i, v in enumerate(versions) if v is twin)] = by_id[current.version] = current
+            unusable_from = copy.effective_from if unusable_from is None else min(unusable_from, copy.effective_from)
             continue
-        versions.append(VersionFile(rule_file, str(doc["version"]), start, until,
-                                    str(doc["follows"]) if doc.get("follows") is not None else None, path.parent,
-                                    root))
-        by_id[versions[-1].version] = versions[-1]
+        versions.append(current)
+        by_id[current.version] = current
     if unusable_from is not None:  # later versions build on the unreadable one: checking them would only mislead
         versions = [v for v in versions if v.effective_from < unusable_from]
     versions.sort(key=lambda v: (v.effective_from, v.version))
@@ -169,52 +177,127 @@ def _guess_start(path: Path, text: str) -> date:
 
 
 def _check_timeline(versions: list[VersionFile]) -> list[Diagnostic]:
+    """The versions, ordered by date, must form one line: each starts after the one it follows, ends the day
+    before the next starts, and is named by its first day. Each slip is reported once, where it was made."""
     problems = []
-    seen: dict[str, VersionFile] = {}
     ids = {owner(v.rule_file.doc) for v in versions}
     if len(ids) > 1:
         first = versions[0].rule_file.doc
         problems.append(Diagnostic("ruleset-mixed", f"one rules folder holds several rulesets: {', '.join(sorted(ids))}",
                                    first.value_locs[owner_key(first)].span,
                                    "give each scheme (and each module) a folder of its own"))
-    for index, current in enumerate(versions):
+    misdated, found = _misdated(versions)
+    problems += found
+    ordered = [v for v in versions if v.version not in misdated]  # the others keep their places
+    seen: dict[str, VersionFile] = {}
+    for index, current in enumerate(ordered):
         doc = current.rule_file.doc
         if current.version in seen:
             problems.append(Diagnostic("version-duplicate", f"version '{current.version}' is defined twice "
                                        f"(also in {seen[current.version].rule_file.path})", doc.value_locs["version"].span))
         seen[current.version] = current
-        previous = versions[index - 1] if index else None
+        previous = ordered[index - 1] if index else None
         if previous is None:
             if current.follows is not None:
                 problems.append(Diagnostic("version-follows", f"version {current.version} follows '{current.follows}', "
                                            "but no earlier version exists", doc.value_locs["follows"].span))
-        else:
-            if previous.effective_from == current.effective_from:
-                problems.append(Diagnostic("version-overlap", f"versions {previous.version} and {current.version} "
-                                           f"both start on {current.effective_from}", doc.value_locs["effective_from"].span,
-                                           _id_hint(current)))
-            if current.follows is None:
-                problems.append(Diagnostic("version-follows", f"version {current.version} starts after {previous.version} "
-                                           f"but has no 'follows: {previous.version}'; only the first version is a complete file",
-                                           doc.value_locs["version"].span))
-            elif current.follows != previous.version:
-                problems.append(Diagnostic("version-follows", f"version {current.version} follows '{current.follows}', "
-                                           f"but the version in force just before it is {previous.version}",
-                                           doc.value_locs["follows"].span, f"write follows: \"{previous.version}\""))
-            if previous.effective_until is not None:
-                expected = current.effective_from - timedelta(days=1)
-                fix = f"end it on {expected}, or drop effective_until: a version ends the day before the next one starts"
-                if previous.effective_until < expected:
-                    first = previous.effective_until + timedelta(days=1)
-                    days = f"on {first}" if first == expected else f"from {first} to {expected}"
-                    problems.append(Diagnostic("version-gap", f"version {previous.version} ends on {previous.effective_until} "
-                                               f"but {current.version} starts on {current.effective_from}: no rules {days}",
-                                               previous.rule_file.doc.value_locs["effective_until"].span, fix))
-                elif previous.effective_until > expected:
-                    problems.append(Diagnostic("version-overlap", f"version {previous.version} ends on {previous.effective_until}, "
-                                               f"after {current.version} starts on {current.effective_from}",
-                                               previous.rule_file.doc.value_locs["effective_until"].span, fix))
+            continue
+        if previous.effective_from == current.effective_from:  # neither follows the other
+            problems.append(Diagnostic("version-overlap", f"versions {previous.version} and {current.version} "
+                                       f"both start on {current.effective_from}", doc.value_locs["effective_from"].span,
+                                       _id_hint(current)))
+        elif current.follows is None:
+            problems.append(Diagnostic("version-follows", f"version {current.version} starts after {previous.version} "
+                                       f"but has no 'follows: {previous.version}'; only the first version is a complete file",
+                                       doc.value_locs["version"].span))
+        elif current.follows != previous.version and current.follows not in misdated:  # misdated: said there
+            problems.append(_follows_problem(current, previous, versions))
+        if previous.effective_until is not None:
+            expected = current.effective_from - timedelta(days=1)
+            fix = f"end it on {expected}, or drop effective_until: a version ends the day before the next one starts"
+            if previous.effective_until < expected:
+                first = previous.effective_until + timedelta(days=1)
+                days = f"on {first}" if first == expected else f"from {first} to {expected}"
+                problems.append(Diagnostic("version-gap", f"version {previous.version} ends on {previous.effective_until} "
+                                           f"but {current.version} starts on {current.effective_from}: no rules {days}",
+                                           previous.rule_file.doc.value_locs["effective_until"].span, fix))
+            elif previous.effective_until > expected:
+                problems.append(Diagnostic("version-overlap", f"version {previous.version} ends on {previous.effective_until}, "
+                                           f"after {current.version} starts on {current.effective_from}",
+                                           previous.rule_file.doc.value_locs["effective_until"].span, fix))
+    for version in versions:
+        if version.version != version.effective_from.isoformat() and not (
+                version.version in misdated and _id_hint(version) is not None):  # the overlap's hint says it
+            problems.append(_id_problem(version, versions))
     return problems
+
+
+def _misdated(versions: list[VersionFile]) -> tuple[set[str], list[Diagnostic]]:
+    """The versions whose effective_from is the slip: each starts on the day the version it follows starts, or
+    before it while its id names another day. Ordered by date, such a version would sit in the wrong place and
+    every version around it would seem to follow the wrong one; it is one mistake, reported at its date."""
+    by_id = {v.version: v for v in versions}
+    misdated: set[str] = set()
+    problems = []
+    for version in versions:
+        followed = by_id.get(version.follows) if version.follows is not None else None
+        if followed is None or followed is version:
+            continue
+        at = version.rule_file.doc.value_locs["effective_from"].span
+        if version.effective_from == followed.effective_from:
+            problems.append(Diagnostic("version-overlap", f"versions {followed.version} and {version.version} both "
+                                       f"start on {version.effective_from}", at, _id_hint(version)))
+        elif version.effective_from < followed.effective_from and version.version != version.effective_from.isoformat():
+            inside = [v for v in versions if v.effective_from <= version.effective_from and v is not version]
+            where = f"inside the period of version {inside[-1].version}" if inside else "before the first version"
+            problems.append(Diagnostic(
+                "version-overlap", f"version {version.version} starts on {version.effective_from}, {where}, yet it "
+                f"follows version {followed.version}, which starts on {followed.effective_from}", at,
+                _id_hint(version) or f"a version starts after the one it follows: after {followed.effective_from}"))
+        else:
+            continue
+        misdated.add(version.version)
+    return misdated, problems
+
+
+def _follows_problem(current: VersionFile, previous: VersionFile, versions: list[VersionFile]) -> Diagnostic:
+    """A version that follows another than the one in force just before it."""
+    named = next((v for v in versions if v.version == current.follows), None)
+    if named is None:
+        why = " (no version has that id)"
+    elif named.effective_from > current.effective_from:
+        why = f" (which starts later, on {named.effective_from})"
+    else:
+        why = ""
+    return Diagnostic("version-follows", f"version {current.version} follows '{current.follows}'{why}, but the "
+                      f"version in force just before it is {previous.version}",
+                      current.rule_file.doc.value_locs["follows"].span, f"write follows: \"{previous.version}\"")
+
+
+def _is_day(text: str) -> bool:
+    try:
+        return date.fromisoformat(text).isoformat() == text
+    except ValueError:
+        return False
+
+
+def _id_problem(version: VersionFile, versions: list[VersionFile]) -> Diagnostic:
+    """A version whose id is not its first day: the one of the two that disagrees with the file name is the
+    slip, and is where the problem is shown."""
+    doc, start = version.rule_file.doc, version.effective_from.isoformat()
+    message = f"version {version.version} starts on {start}: a version's id is the day it starts"
+    stem = Path(version.rule_file.path).stem
+    if stem == version.version and _is_day(stem):  # the id and the file name agree: the date is the odd one out
+        return Diagnostic("version-id", message, doc.value_locs["effective_from"].span,
+                          f"its id and its file name say {stem}: is effective_from right? If it is, give the id and "
+                          "the file that date")
+    hint = f'write version: "{start}"'
+    if _is_day(stem) and stem != start:
+        hint += f" and name the file {start}{Path(version.rule_file.path).suffix}"
+    followers = [v.version for v in versions if v.follows == version.version]
+    if followers:
+        hint += f", and follows: \"{start}\" in version {followers[0]}"
+    return Diagnostic("version-id", message, doc.value_locs["version"].span, hint)
 
 
 def _id_hint(version: VersionFile) -> str | None:
