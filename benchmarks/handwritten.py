@@ -14,8 +14,9 @@ from decimal import ROUND_HALF_UP, Decimal
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-LEGAL_FORMS = {"sole_trader", "bv", "nv", "cv", "vof", "commv", "vzw", "ivzw", "foundation", "public_body"}
-EXCLUDED_FORMS = {"vzw", "ivzw", "foundation", "public_body"}
+EXCLUDED_FORMS = {"vzw", "ivzw", "foundation", "public_body", "partnership_without_legal_personality",
+                  "temporary_partnership", "silent_partnership", "de_facto_association"}
+LEGAL_FORMS = {"sole_trader", "bv", "nv", "cv", "vof", "commv"} | EXCLUDED_FORMS
 REGIONS = {"flemish", "brussels", "walloon", "abroad"}
 THEMES = {"business_strategy", "professional_competences", "digitalisation", "sustainability", "financial_literacy",
           "innovation", "internationalisation", "hr_management"}
@@ -45,6 +46,23 @@ def _money(value, path, problems, low=ZERO):
     return number
 
 
+def _flag(value, path, problems, default=False):
+    if value is None:
+        return default
+    if type(value) is not bool:
+        problems.append(f"{path}: must be true or false, got {value!r}")
+        return default
+    return value
+
+
+def _class(units, turn, bal):
+    if units < 50 and (turn <= 10_000_000 or bal <= 10_000_000):
+        return "small"
+    if units < 250 and (turn <= 50_000_000 or bal <= 43_000_000):
+        return "medium"
+    return "large"
+
+
 def _day(value, path, problems):
     try:
         return date.fromisoformat(value)
@@ -65,7 +83,19 @@ def decide(case: dict) -> dict:
     applied = _day(case.get("application_date"), "application_date", problems)
     ent = case.get("enterprise") or {}
     _only(ent, {"legal_form", "establishment_region", "nace_code", "employees", "annual_turnover",
-                "balance_sheet_total", "adapted_work_enterprise", "related_enterprises", "prior_aid"}, "enterprise", problems)
+                "balance_sheet_total", "adapted_work_enterprise", "related_enterprises", "prior_aid", "public_share",
+                "previous_year", "road_freight_for_hire"}, "enterprise", problems)
+    public = _money(ent.get("public_share", 0), "enterprise.public_share", problems)
+    if public > 1:
+        problems.append("enterprise.public_share: must be a number <= 1")
+    _flag(ent.get("road_freight_for_hire"), "enterprise.road_freight_for_hire", problems)
+    _flag(ent.get("adapted_work_enterprise"), "enterprise.adapted_work_enterprise", problems)
+    before = ent.get("previous_year")
+    if before is not None:
+        _only(before, {"employees", "annual_turnover", "balance_sheet_total"}, "enterprise.previous_year", problems)
+        before = (_money(before.get("employees"), "enterprise.previous_year.employees", problems),
+                  _money(before.get("annual_turnover"), "enterprise.previous_year.annual_turnover", problems),
+                  _money(before.get("balance_sheet_total"), "enterprise.previous_year.balance_sheet_total", problems))
     form = ent.get("legal_form")
     if form not in LEGAL_FORMS:
         problems.append("enterprise.legal_form: unknown")
@@ -88,13 +118,20 @@ def decide(case: dict) -> dict:
     aid = []
     for i, a in enumerate(ent.get("prior_aid", ())):
         p = f"enterprise.prior_aid[{i}]"
-        _only(a, {"granted_on", "amount", "scheme"}, p, problems)
-        aid.append((_day(a.get("granted_on"), p + ".granted_on", problems), _money(a.get("amount"), p + ".amount", problems),
-                    a.get("scheme")))
+        _only(a, {"granted_on", "amount", "scheme", "size_class", "withdrawn_on"}, p, problems)
+        granted = _day(a.get("granted_on"), p + ".granted_on", problems)
+        withdrawn = _day(a["withdrawn_on"], p + ".withdrawn_on", problems) if a.get("withdrawn_on") is not None else None
+        if a.get("size_class") not in (None, "small", "medium"):
+            problems.append(f"{p}.size_class: unknown")
+        if withdrawn is not None and withdrawn < granted:
+            problems.append(f"{p}.withdrawn_on: before granted_on")
+        aid.append((granted, _money(a.get("amount"), p + ".amount", problems), a.get("scheme"), a.get("size_class"),
+                    withdrawn))
     pro = case.get("project") or {}
     _only(pro, {"kind", "theme", "focus", "service_code", "service_category", "provider_registered", "start_date",
-                "end_date", "distance_learning", "live_interaction", "legally_required", "participants", "days", "costs"},
-          "project", problems)
+                "end_date", "distance_learning", "live_interaction", "legally_required", "participants", "days", "costs",
+                "provider_related"}, "project", problems)
+    related_provider = _flag(pro.get("provider_related"), "project.provider_related", problems)
     kind = pro.get("kind")
     if kind not in ("training", "advice"):
         problems.append("project.kind: unknown")
@@ -132,12 +169,14 @@ def decide(case: dict) -> dict:
     units = employees + sum(r[1] for r in linked) + sum(r[1] * r[0] for r in partners)
     turn = turnover + sum(r[2] for r in linked) + sum(r[2] * r[0] for r in partners)
     bal = balance + sum(r[3] for r in linked) + sum(r[3] * r[0] for r in partners)
-    if units < 50 and (turn <= 10_000_000 or bal <= 10_000_000):
-        size = "small"
-    elif units < 250 and (turn <= 50_000_000 or bal <= 43_000_000):
-        size = "medium"
-    else:
+    size = _class(units, turn, bal)
+    if before is not None:  # two consecutive periods: the class of the period before until a change has lasted
+        size = _class(before[0] + units - employees, before[1] + turn - turnover, before[2] + bal - balance)
+    if public >= Decimal("0.25"):
         size = "large"
+    own = [a for a in aid if a[2] == "kmo-portefeuille" and a[0].year == applied.year and a[0] <= applied and a[3]]
+    fixed = min(own, key=lambda a: (a[0], a[3] != "small"))[3] if own else None
+    eu_size, size = size, fixed or size
     cap = Decimal(25) * participants * days
     training = kind == "training"
     eligible_catering = min(catering, cap) if training else ZERO
@@ -162,6 +201,8 @@ def decide(case: dict) -> dict:
         reasons.append("service_excluded")
     if not pro.get("provider_registered"):
         reasons.append("provider_not_registered")
+    if related_provider:
+        reasons.append("provider_related")
     if training and pro.get("distance_learning", False) and not pro.get("live_interaction", True):
         reasons.append("distance_learning_without_interaction")
     if kind == "advice" and pro.get("legally_required", False):
@@ -178,14 +219,15 @@ def decide(case: dict) -> dict:
     rate = (Decimal("0.45") if size == "small" else Decimal("0.35")) if uplifted else (
         Decimal("0.30") if size == "small" else Decimal("0.20"))
     gross = (rate * cost).quantize(CENT, ROUND_HALF_UP)
-    used = sum((amount for day, amount, scheme in aid
-                if scheme == "kmo-portefeuille" and day.year == applied.year and day <= applied), ZERO)
+    used = sum((amount for day, amount, scheme, _, stopped in aid
+                if scheme == "kmo-portefeuille" and day.year == applied.year and day <= applied
+                and not (stopped is not None and stopped <= applied and stopped.year == day.year)), ZERO)
     annual_left = max(ZERO, Decimal(7500) - used)
     try:
         window_start = applied.replace(year=applied.year - 3)
     except ValueError:
         window_start = date(applied.year - 3, 2, 28)
-    dm_used = sum((amount for day, amount, _ in aid if window_start < day <= applied), ZERO)
+    dm_used = sum((amount for day, amount, *_ in aid if window_start < day <= applied), ZERO)
     dm_left = max(ZERO, Decimal(300_000) - dm_used)
     subsidy = min(gross, annual_left, dm_left) if eligible else ZERO
     notes = []
@@ -193,6 +235,8 @@ def decide(case: dict) -> dict:
         notes.append("catering_capped")
     if eligible and annual_left < gross:
         notes.append("annual_ceiling_reached")
+    if fixed is not None and fixed != eu_size:
+        notes.append("size_fixed_for_the_year")
     if eligible and dm_left < min(gross, annual_left):
         notes.append("de_minimis_ceiling_reached")
     return {

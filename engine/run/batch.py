@@ -68,15 +68,36 @@ def decide_line(book, number: int, text: str, explain: bool = False, lang: str =
         return LineResult(number, None, error.problems)
     except VersionNotFound as error:
         return LineResult(number, None, (CaseProblem((), str(error)),))
-    return LineResult(number, json.dumps(decision.to_dict(), ensure_ascii=False))
+    return LineResult(number, decision_json(decision))
 
 
-def _decide_chunk(chunk: list[tuple[int, str]]):
-    """A chunk of lines decided in a worker. When every line was decided, the decisions travel back as one
-    text of lines (one object to send, not a thousand); otherwise each line's result."""
+_RULESET_JSON: dict = {}  # RulesetInfo -> its part of a decision as JSON text: the same for every case it decides
+
+
+def decision_json(decision) -> str:
+    """A decision as one line of JSON, byte for byte `json.dumps(decision.to_dict(), ensure_ascii=False)`; the
+    ruleset part, alike for every decision of a version, is written once."""
+    data = decision.to_dict()
+    info = decision.ruleset
+    head = _RULESET_JSON.get(info)
+    if head is None:
+        if len(_RULESET_JSON) > 256:
+            _RULESET_JSON.clear()
+        head = _RULESET_JSON[info] = json.dumps(data["ruleset"], ensure_ascii=False)
+    rest = json.dumps({key: value for key, value in data.items() if key != "ruleset"}, ensure_ascii=False)
+    return '{"ruleset": ' + head + (", " + rest[1:] if len(rest) > 2 else "}") if next(iter(data)) == "ruleset" \
+        else json.dumps(data, ensure_ascii=False)
+
+
+def _decide_chunk(chunk):
+    """A chunk of lines decided in a worker: it arrives as (their numbers, their text joined by newlines). When
+    every line was decided, the decisions travel back as one text of lines (one object to send, not a
+    thousand); otherwise each line's result."""
     book = _WORKER["book"]
     explain, lang, on = _WORKER["options"]
     day = date.fromisoformat(on) if on else None
+    numbers, joined = chunk
+    chunk = list(zip(numbers, joined.split("\n")))
     results = [decide_line(book, number, text, explain, lang, day) for number, text in chunk]
     if all(result.decision is not None for result in results):
         return chunk[0][0] if chunk else 0, [result.line for result in results], \
@@ -151,7 +172,9 @@ def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = F
             yield decide_line(book, number, text, explain, lang, on.isoformat() if on else None)
         return
     pool = _pool(jobs, book, explain, lang, on.isoformat() if on else None)
-    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, _chunks(numbered, CHUNK), jobs,
+    packed = ((tuple(n for n, _ in chunk), "\n".join(text.rstrip("\r\n") for _, text in chunk))
+              for chunk in _chunks(numbered, CHUNK))
+    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs,
                                                               whole=True) for line in _lines_of(answer)))
 
 
