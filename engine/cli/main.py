@@ -270,8 +270,9 @@ def _evaluate_lines(args, book, lines, stdout, stderr) -> int:
     jobs = args.jobs or default_jobs()
     progress = _Progress(stderr)
     done = invalid = 0
-    for result in decide_lines(book, lines, jobs=jobs, explain=args.explain, lang=args.lang, on=args.on):
-        done += 1
+    for result in decide_lines(book, lines, jobs=jobs, explain=args.explain, lang=args.lang, on=args.on,
+                               blocks=True):
+        done += result.count
         if result.decision is not None:
             stdout.write(result.decision + "\n")
         elif args.keep_going:

@@ -39,6 +39,7 @@ class LineResult:
     line: int
     decision: str | None
     problems: tuple[CaseProblem, ...] = ()
+    count: int = 1  # with decide_lines(blocks=True): the lines a block of decisions holds, one per line
 
     def error_json(self) -> str:
         """The contract's error line: {"line": N, "problems": [{"path", "message"}]}."""
@@ -105,11 +106,13 @@ def _decide_chunk(chunk):
     return results
 
 
-def _lines_of(answer) -> list[LineResult]:
-    """What `_decide_chunk` sent back -> a LineResult per line."""
+def _lines_of(answer, blocks: bool = False) -> list[LineResult]:
+    """What `_decide_chunk` sent back -> a LineResult per line (with `blocks`, one for a chunk all decided)."""
     if isinstance(answer, list):
         return answer
-    _, numbers, text = answer
+    first, numbers, text = answer
+    if blocks:
+        return [LineResult(first, text, (), len(numbers))]
     return [LineResult(number, decision) for number, decision in zip(numbers, text.split("\n"))]
 
 
@@ -164,8 +167,10 @@ def _pool(jobs: int, book, explain: bool, lang: str, on):
 
 
 def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = False, lang: str = "en",
-                 on=None) -> Iterator[LineResult]:
-    """JSON Lines (blank lines skipped) -> a LineResult per case, in input order."""
+                 on=None, blocks: bool = False) -> Iterator[LineResult]:
+    """JSON Lines (blank lines skipped) -> a LineResult per case, in input order. With `blocks` (for a writer
+    that only copies them out), a chunk whose cases were all decided comes as one result: its decisions as
+    lines of one text, `count` of them."""
     numbered = ((n, text) for n, text in enumerate(lines, start=1) if text.strip())
     if jobs <= 1:
         for number, text in numbered:
@@ -175,7 +180,7 @@ def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = F
     packed = ((tuple(n for n, _ in chunk), "\n".join(text.rstrip("\r\n") for _, text in chunk))
               for chunk in _chunks(numbered, CHUNK))
     yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs,
-                                                              whole=True) for line in _lines_of(answer)))
+                                                              whole=True) for line in _lines_of(answer, blocks)))
 
 
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
