@@ -94,8 +94,10 @@ def _decide_chunk(chunk):
     """A chunk of lines decided in a worker: it arrives as (their numbers, their text joined by newlines). When
     every line was decided, the decisions travel back as one text of lines (one object to send, not a
     thousand); otherwise each line's result."""
-    book = _WORKER["book"]
-    explain, lang, on = _WORKER["options"]
+    return _decided_chunk(_WORKER["book"], *_WORKER["options"], chunk)
+
+
+def _decided_chunk(book, explain: bool, lang: str, on: str | None, chunk):
     day = date.fromisoformat(on) if on else None
     numbers, joined = chunk
     chunk = list(zip(numbers, joined.split("\n")))
@@ -141,12 +143,29 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int, whole: bool = False) -> Iterator:
+class _Done:
+    """A chunk this process decided itself, in the queue beside those the workers decide."""
+
+    __slots__ = ("answer",)
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def get(self):
+        return self.answer
+
+
+def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int, whole: bool = False,
+              local: Callable | None = None) -> Iterator:
     """Results of `work` on each chunk, in order, with a bounded number of chunks in flight (with `whole`,
-    each chunk's answer as it came, else its items one by one)."""
+    each chunk's answer as it came, else its items one by one). With `local`, every `jobs`-th chunk is
+    decided here, by `local`: this process would otherwise only wait, on a core the workers need."""
     pending: deque = deque()
-    for chunk in chunks:
-        pending.append(pool.apply_async(work, (chunk,)))
+    for index, chunk in enumerate(chunks):
+        if local is not None and index % jobs == jobs - 1:
+            pending.append(_Done(local(chunk)))
+        else:
+            pending.append(pool.apply_async(work, (chunk,)))
         if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
             answer = pending.popleft().get()
             yield from ((answer,) if whole else answer)
@@ -176,11 +195,13 @@ def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = F
         for number, text in numbered:
             yield decide_line(book, number, text, explain, lang, on.isoformat() if on else None)
         return
-    pool = _pool(jobs, book, explain, lang, on.isoformat() if on else None)
+    day = on.isoformat() if on else None
+    pool = _pool(jobs - 1, book, explain, lang, day)  # this process decides a share too
     packed = ((tuple(n for n, _ in chunk), "\n".join(text.rstrip("\r\n") for _, text in chunk))
               for chunk in _chunks(numbered, CHUNK))
-    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs,
-                                                              whole=True) for line in _lines_of(answer, blocks)))
+    here = lambda chunk: _decided_chunk(book, explain, lang, day, chunk)  # noqa: E731
+    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs, whole=True,
+                                                              local=here) for line in _lines_of(answer, blocks)))
 
 
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
