@@ -381,3 +381,17 @@ def test_an_import_names_a_module_by_id_never_by_path(tmp_path):
     _edit(rules / "kmo-portefeuille" / "2016-04-01.yaml", "    module: de-minimis\n", "    module: ../../modules/de-minimis\n")
     status, out, _ = cli("validate", rules, "--scheme", "kmo-portefeuille")
     assert status == 2 and "schema:" in out and "module" in out
+
+
+@pytest.mark.parametrize("target", ["kmo-groeisubsidie/scheme.yaml", "kmo-portefeuille/2019-12-01.yaml",
+                                    "modules/de-minimis/2024-01-01.yaml"])
+def test_a_link_out_of_the_catalog_is_refused_without_showing_what_it_points_at(tmp_path, target):
+    rules = _copy(tmp_path)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the password is swordfish\n")
+    (rules / target).unlink()
+    (rules / target).symlink_to(secret)
+    for argv in (("validate", rules), ("schemes", "--rules", rules)):
+        status, out, err = cli(*argv)
+        assert status == 2 and "file-outside" in out + err
+        assert "swordfish" not in out + err

@@ -15,7 +15,10 @@ from ..source.load import read_text_inside
 
 def _source_line(file: str, line: int, cache: dict) -> str | None:
     if file not in cache:
-        text, problem = read_text_inside(Path(file), None)  # regular files only, bounded: never /dev/zero
+        path = Path(file)
+        # regular files only, bounded (never /dev/zero), and never through a link that leads out of the file's
+        # own folder: a diagnostic about such a link must not show what lies at the other end
+        text, problem = read_text_inside(path, path.parent) if not path.is_symlink() else (None, True)
         cache[file] = [] if problem is not None else text.splitlines()
     lines = cache[file]
     return lines[line - 1] if 0 < line <= len(lines) else None
@@ -36,7 +39,7 @@ def render_diagnostics(diagnostics, *, excerpts: bool = True) -> str:
     out = []
     for d in diagnostics:
         out.append(str(d))
-        if excerpts and d.span and d.span.line:
+        if excerpts and d.span and d.span.line and d.code != "file-outside":
             text = _source_line(d.span.file, d.span.line, cache)
             if text is not None:
                 out.append(f"    {text}")
