@@ -121,6 +121,16 @@ def _parser() -> lark.Lark:
     return parser
 
 
+def dotted_path(expr) -> str | None:
+    """`a.b.c` for a chain of names (a name and fields), else None."""
+    if isinstance(expr, nodes.Name):
+        return expr.name
+    if isinstance(expr, nodes.Field):
+        inner = dotted_path(expr.subject)
+        return f"{inner}.{expr.name}" if inner else None
+    return None
+
+
 # -- literals -----------------------------------------------------------------------------------------------
 
 def _number(text: str) -> Decimal:

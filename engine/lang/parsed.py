@@ -27,7 +27,7 @@ from ..core.diagnostics import Diagnostic
 from ..core.kinds import BY_ID, EXPRESSION_KINDS, Kind
 from ..core.span import Span
 from ..source.load import PosDict, building
-from .parse import parse_constant, parse_expression
+from .parse import dotted_path, parse_constant, parse_expression
 from ..source.source import Item, Row, RuleSource, Text, text_at
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -327,19 +327,10 @@ def _table(item: Item, rows: dict[str, Row], problems) -> ParsedTable:
                        item.namespace)
 
 
-def _dotted(expr) -> str | None:
-    if isinstance(expr, nodes.Name):
-        return expr.name
-    if isinstance(expr, nodes.Field):
-        inner = _dotted(expr.subject)
-        return f"{inner}.{expr.name}" if inner else None
-    return None
-
-
 def _join(expr, dotted: frozenset):
     """`sme.size_class`, read as a chain of fields, -> the one name of the module's rule it spells."""
-    if isinstance(expr, nodes.Field) and _dotted(expr) in dotted:
-        return nodes.Name(_dotted(expr), expr.span)
+    if isinstance(expr, nodes.Field) and dotted_path(expr) in dotted:
+        return nodes.Name(dotted_path(expr), expr.span)
     changed = {}
     for part in fields(expr):
         value = getattr(expr, part.name)

@@ -23,6 +23,7 @@ from ..core.suggest import did_you_mean
 from .bindings import (Binding, EligibleRef, EnumValue, InputRef, LoopVariable, ParameterGroupRef, ParameterRef,
                        RecordField, RuleRef, TableRef)
 from .checked import Parameter, Problems, TableDef
+from .parse import dotted_path
 
 ELIGIBLE = "eligible"
 
@@ -45,14 +46,7 @@ class Scope:
         return replace(self, variables={**self.variables, name: typ})
 
 
-def path(expr) -> str | None:
-    """`project.costs.fee` for a chain of names, else None."""
-    if isinstance(expr, nodes.Name):
-        return expr.name
-    if isinstance(expr, nodes.Field):
-        inner = path(expr.subject)
-        return f"{inner}.{expr.name}" if inner else None
-    return None
+path = dotted_path  # `a.b.c` for a chain of names, else None (written beside the parser, which joins them too)
 
 
 def root(expr):

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from ..core import typesys as T
 from ..lang.check import CheckedRuleSet
+from ..lang.resolve import input_type
 from ..run.evaluate import Decision, TraceStep
 from ..core.values import format_for_people
 
@@ -175,7 +176,7 @@ class _Renderer:
         for name, used in self.uses(step):
             rule = self.steps.get(("rule", name))
             if rule is not None:
-                self.add(depth, f"{self.label(rule)} {self.words['is']} {self.value(used, rule.type)}")
+                self.add(depth, self.said(self.label(rule), self.value(used, rule.type)))
             else:
                 self.leaf(name, used, depth)
 
@@ -203,37 +204,49 @@ class _Renderer:
         for step in steps:
             self.verdict(step, 1)
 
+    # -- how one line says what a thing is: the analyst's wording; `_ForPeople` words it for a person
+    def said(self, title: str, value: str) -> str:
+        return f"{title} {self.words['is']} {value}"
+
+    def parameter_title(self, label: str | None, name: str) -> str:
+        return f"{label} ({name})" if label else name
+
+    def input_line(self, name: str, used) -> str:
+        return f"{name} {self.words['is']} {self.value(used, self.type_of(name))} ({self.words['from_case']})"
+
+    def rule_value(self, step: TraceStep) -> str:
+        return self.value(step.value, step.type)
+
+    def formula(self, step: TraceStep, depth: int) -> None:
+        self.add(depth, f"= {step.expression}")
+
     def leaf(self, name: str, used, depth: int) -> None:
         """A parameter (label, name, value, source) or a figure of the application."""
-        w = self.words
         if self.checked is not None and name in self.checked.parameters:
             parameter = self.checked.parameters[name]
             label = parameter.label.get(self.lang) or parameter.label.get("en")
-            shown = f"{label} ({name})" if label else name
-            value = self.value(used, str(parameter.type))
+            line = self.said(self.parameter_title(label, name), self.value(used, str(parameter.type)))
             if "parameter:" + name in self.shown:
-                self.add(depth, f"{shown} {w['is']} {value} ({w['see_above']})")
+                self.add(depth, f"{line} ({self.words['see_above']})")
                 return
             self.shown.add("parameter:" + name)
-            self.add(depth, f"{shown} {w['is']} {value}")
+            self.add(depth, line)
             self.sourced(depth + 2, parameter.source, parameter.assumption)
         else:
-            self.add(depth, f"{name} {w['is']} {self.value(used, self.type_of(name))} ({w['from_case']})")
+            self.add(depth, self.input_line(name, used))
 
     def rule(self, step: TraceStep, depth: int, name: str | None = None) -> None:
-        w = self.words
-        title = name or self.label(step)
-        value = self.value(step.value, step.type)
+        line = self.said(name or self.label(step), self.rule_value(step))
         key = f"{step.kind}:{step.name}"
         if key in self.shown:
-            self.add(depth, f"{title} {w['is']} {value} ({w['see_above']})")
+            self.add(depth, f"{line} ({self.words['see_above']})")
             return
         if self.deepest is not None and depth > self.deepest:
-            self.add(depth, f"{title} {w['is']} {value}")
+            self.add(depth, line)
             return
         self.shown.add(key)
-        self.add(depth, f"{title} {w['is']} {value}")
-        self.add(depth + 2, f"= {step.expression}")
+        self.add(depth, line)
+        self.formula(step, depth + 2)
         self.sourced(depth + 2, step.source, self.assumption(step))
         for used_name, used in self.uses(step):
             inner = self.steps.get(("rule", used_name))
@@ -382,30 +395,22 @@ class _ForPeople(_Renderer):
         self.read_values(step, depth + 3)
         self.sourced(depth + 3, step.source)
 
-    def read_values(self, step: TraceStep, depth: int) -> None:
-        for name, used in self.uses(step):
-            rule = self.steps.get(("rule", name))
-            if rule is not None:
-                self.add(depth, f"{self.label(rule)}: {self.value(used, rule.type)}")
-            else:
-                self.leaf(name, used, depth)
+    def said(self, title: str, value: str) -> str:
+        return f"{title}: {value}"  # a colon agrees with any subject, one or many
 
-    def leaf(self, name: str, used, depth: int) -> None:
-        w = self.words
-        if self.checked is not None and name in self.checked.parameters:
-            parameter = self.checked.parameters[name]
-            label = parameter.label.get(self.lang) or parameter.label.get("en") or name
-            value = self.value(used, str(parameter.type))
-            if "parameter:" + name in self.shown:
-                self.add(depth, f"{label}: {value} ({w['see_above']})")
-                return
-            self.shown.add("parameter:" + name)
-            self.add(depth, f"{label}: {value}")
-            self.sourced(depth + 2, parameter.source, parameter.assumption)
-        else:
-            shown = w["not_given"] if used is None else \
-                self.record_text(used, self.case_type(name), name) or self.value(used, self.type_of(name))
-            self.add(depth, f"{self.field_label(name)} ({w['from_case']}): {shown}")
+    def parameter_title(self, label: str | None, name: str) -> str:
+        return label or name
+
+    def input_line(self, name: str, used) -> str:
+        shown = self.words["not_given"] if used is None else \
+            self.record_text(used, self.case_type(name), name) or self.value(used, self.type_of(name))
+        return f"{self.field_label(name)} ({self.words['from_case']}): {shown}"
+
+    def rule_value(self, step: TraceStep) -> str:
+        return self.record(step) or self.value(step.value, step.type)
+
+    def formula(self, step: TraceStep, depth: int) -> None:
+        return  # a person reads what was found, not the expression that found it
 
     def record(self, step: TraceStep) -> str | None:
         """A rule whose value is a record (the figures of a period): each field by its label, as people write it."""
@@ -426,34 +431,8 @@ class _ForPeople(_Renderer):
         return ", ".join(shown) or None
 
     def case_type(self, name: str):
-        typ = self.checked.case_model.type if self.checked is not None else None
-        for part in name.split("."):
-            typ = T.strip_optional(typ)
-            if not isinstance(typ, T.Record) or typ.field(part) is None:
-                return None
-            typ = typ.field(part)
-        return T.strip_optional(typ)
+        return input_type(self.checked.case_model.type, name) if self.checked is not None else None
 
-    def rule(self, step: TraceStep, depth: int, name: str | None = None) -> None:
-        w = self.words
-        title = name or self.label(step)
-        value = self.record(step) or self.value(step.value, step.type)
-        key = f"{step.kind}:{step.name}"
-        if key in self.shown:
-            self.add(depth, f"{title}: {value} ({w['see_above']})")
-            return
-        if self.deepest is not None and depth > self.deepest:
-            self.add(depth, f"{title}: {value}")
-            return
-        self.shown.add(key)
-        self.add(depth, f"{title}: {value}")
-        self.sourced(depth + 2, step.source, self.assumption(step))
-        for used_name, used in self.uses(step):
-            inner = self.steps.get(("rule", used_name))
-            if inner is not None:
-                self.rule(inner, depth + 1)
-            else:
-                self.leaf(used_name, used, depth + 1)
 
 
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
