@@ -395,3 +395,15 @@ def test_a_link_out_of_the_catalog_is_refused_without_showing_what_it_points_at(
         status, out, err = cli(*argv)
         assert status == 2 and "file-outside" in out + err
         assert "swordfish" not in out + err
+
+
+def test_a_case_of_another_scheme_without_scheme_says_which_scheme_takes_it():
+    case = RULES / "kmo-groeisubsidie" / "tests" / "examples" / "advice-and-strategic-hire-in-a-call.json"
+    status, out, err = cli("evaluate", case)
+    assert (status, out) == (2, "") and "project: is required" in err
+    assert err.rstrip().endswith("this is a case of the scheme kmo-groeisubsidie, not of kmo-portefeuille: "
+                                 "add --scheme kmo-groeisubsidie")
+    bad = json.loads((EXAMPLES / "small-cybersecurity-training.json").read_text())
+    bad["project"]["costs"]["fee"] = "abc"
+    status, _, err = cli("evaluate", "-", stdin=json.dumps(bad))
+    assert status == 2 and "--scheme" not in err  # a bad case of its own scheme gets no hint

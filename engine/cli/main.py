@@ -298,6 +298,7 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
         return _evaluate_lines(args, book, lines, stdout, stderr)
     outputs: list[str] = []
     problems: list[str] = []
+    refused: list = []  # the cases the scheme refused as input, to see whether another scheme takes them
     for name in args.cases:
         shown = "<stdin>" if name == "-" else name
         try:
@@ -307,6 +308,7 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
         except CaseError as error:
             prefix = f"{error.source}: " if error.source and len(args.cases) > 1 else ""
             problems += [prefix + _problem_text(p, args.lang) for p in error.problems]
+            refused.append(raw)
             continue
         except (VersionNotFound, _FileProblem) as error:
             problems.append(str(error) if isinstance(error, _FileProblem) else
@@ -322,9 +324,34 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
             outputs.append(json.dumps(decision.to_dict(), ensure_ascii=False))
     if problems:
         stderr.write("\n".join(problems) + "\n")
+        if refused and args.scheme is None:
+            stderr.write(_other_scheme_hint(args, book, refused[0]))
         return 2
     stdout.write("\n".join(outputs) + "\n")
     return 0
+
+
+def _other_scheme_hint(args, book, raw) -> str:
+    """When no --scheme was named and another scheme of the catalog takes the case the default refused."""
+    from ..pipeline import open_catalog, open_rules
+    from ..run.evaluate import check_case
+    fits = []
+    for scheme in open_catalog(args.rules).schemes:
+        if scheme == book.ruleset_id:
+            continue
+        try:
+            other = open_rules(args.rules, scheme)
+            check_case(other.for_case(raw).compiled, raw)
+        except KmoRulesError:
+            continue
+        fits.append(scheme)
+    if len(fits) != 1:
+        return ""
+    if args.lang == "nl":
+        return (f"kmo-rules: dit is een aanvraag voor de maatregel {fits[0]}, niet voor {book.ruleset_id}: "
+                f"voeg --scheme {fits[0]} toe\n")
+    return (f"kmo-rules: this is a case of the scheme {fits[0]}, not of {book.ruleset_id}: "
+            f"add --scheme {fits[0]}\n")
 
 
 def _problem_text(problem, lang: str) -> str:
