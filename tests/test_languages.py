@@ -56,3 +56,13 @@ def test_an_input_check_of_the_rules_speaks_the_language_asked_for():
     assert status == 2 and english.startswith("hire.gross_annual_salary: is required for a hire applied for from")
     status, dutch = errors(case, "--scheme", "kmo-groeisubsidie", "--lang", "nl")
     assert status == 2 and dutch.startswith("hire.gross_annual_salary: is verplicht voor een aanwerving aangevraagd")
+
+
+def test_a_decimal_in_a_message_is_written_as_the_language_writes_it():
+    case = json.loads((ROOT / "examples" / "small-cybersecurity-training.json").read_text())
+    case["enterprise"].update(employees="263.5", related_enterprises=[])
+    for lang, shown in (("en", "(263.5 work units"), ("nl", "(263,5 arbeidsjaareenheden")):
+        out = io.StringIO()
+        assert run(["evaluate", "-", "--lang", lang], io.StringIO(json.dumps(case)), out, io.StringIO()) == 0
+        reasons = json.loads(out.getvalue())["reasons"]
+        assert reasons[0]["code"] == "not_sme" and shown in reasons[0]["message"]

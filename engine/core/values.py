@@ -171,6 +171,19 @@ def format_value(value, kind: str = "") -> str:
     return str(value)
 
 
+DECIMAL_COMMA = frozenset({"nl"})  # languages that write 7,5 where English writes 7.5
+
+
+def format_value_in(value, kind: str, lang: str) -> str:
+    """`format_value` in a message of the language `lang`: a decimal or a percentage with the decimal sign
+    that language writes (263,5 and 7,5 % in Dutch). Amounts keep the contract's EUR 1234.50, which an
+    explanation for a person words in its turn."""
+    text = format_value(value, kind)
+    if lang in DECIMAL_COMMA and kind in ("decimal", "percent"):
+        return text.replace(".", ",")
+    return text
+
+
 # -- for people ----------------------------------------------------------------------
 
 PLAIN_WORDS = {"null": "null", "true": "true", "false": "false"}

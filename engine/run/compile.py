@@ -34,6 +34,7 @@ from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, Para
 from ..lang.builtins import CODE_NAMES, KeyPrefixes
 from ..lang.check import CheckedRuleSet, Definition
 from ..core.values import (CENT, ENGINE_CONTEXT, Duration, contract_value, contract_writer, end_of_year, format_value,
+                           format_value_in,
                            round_cents)
 
 ELIGIBLE_SLOT = "eligible"
@@ -743,23 +744,23 @@ def _message_statements(gen: _Generator, definition: Definition, emit, depth: in
     others = [lang for lang in definition.messages if lang != "en"]
     for i, lang in enumerate(others):
         emit(f"{'if' if i == 0 else 'elif'} lang == {gen.named(lang)}:", depth)
-        emit(f"text = {_text_code(gen, definition.messages[lang])}", depth + 1)
+        emit(f"text = {_text_code(gen, definition.messages[lang], lang)}", depth + 1)
     if others:
         emit("else:", depth)
     english = definition.messages.get("en")  # written after the branch it stands in, for its own values
-    emit(f"text = {_text_code(gen, english) if english is not None else gen.named(definition.name)}",
+    emit(f"text = {_text_code(gen, english, 'en') if english is not None else gen.named(definition.name)}",
          depth + (1 if others else 0))
 
 
-def _text_code(gen: _Generator, template) -> str:
+def _text_code(gen: _Generator, template, lang: str) -> str:
     """A message template's text as code: what is constant (its words, a parameter it shows) written once."""
     parts: list = []
     for part in template.parts:
-        shown = part if isinstance(part, str) else _constant_shown(gen, part)
+        shown = part if isinstance(part, str) else _constant_shown(gen, part, lang)
         if shown is not None and parts and isinstance(parts[-1], str):
             parts[-1] += shown
         else:
-            parts.append(shown if shown is not None else _shown_code(gen, part))
+            parts.append(shown if shown is not None else _shown_code(gen, part, lang))
     codes = [gen.named(part) if isinstance(part, str) else part.code for part in parts]
     if len(parts) == 1 and isinstance(parts[0], str):
         return codes[0]
@@ -771,8 +772,8 @@ class _Code:
     code: str
 
 
-def _constant_shown(gen: _Generator, part) -> str | None:
-    """How format_value shows a constant in a message (a parameter, a literal), worked out once; else None."""
+def _constant_shown(gen: _Generator, part, lang: str) -> str | None:
+    """How format_value_in shows a constant in a message (a parameter, a literal), worked out once; else None."""
     binding = gen.checked.bindings.get(id(part))
     if isinstance(part, nodes.Literal):
         value = part.value
@@ -781,16 +782,16 @@ def _constant_shown(gen: _Generator, part) -> str | None:
     else:
         return None
     try:
-        return format_value(value, str(T.strip_optional(gen.checked.types.get(id(part)))))
+        return format_value_in(value, str(T.strip_optional(gen.checked.types.get(id(part)))), lang)
     except Exception:  # noqa: BLE001 - shown the full way, then
         return None
 
 
-def _shown_code(gen: _Generator, part) -> _Code:
-    """A value in a message, as format_value writes it, as code: a text, a date, an amount or a whole
+def _shown_code(gen: _Generator, part, lang: str) -> _Code:
+    """A value in a message, as format_value_in writes it, as code: a text, a date, an amount or a whole
     number (most of what a message shows) without the call."""
     typ = T.strip_optional(gen.checked.types.get(id(part)))
-    called = f"{gen.named(format_value)}({{0}}, {gen.named(str(typ))})"
+    called = f"{gen.named(format_value_in)}({{0}}, {gen.named(str(typ))}, {gen.named(lang)})"
     value = gen.temporary(gen.gen(part))
     if typ == T.STRING or typ.__class__ is T.Enum:
         return _Code(f"({value} if type({value}) is str else {called.format(value)})")

@@ -19,7 +19,7 @@ from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, EngineBug, Ru
 from ..source.case import Case
 from .usage import Usage, branches_taken
 from ..core.values import (ENGINE_CONTEXT, NotWholeCent as _NotWholeCent, contract_value as render_value,
-                           format_value)
+                           format_value, format_value_in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +163,12 @@ def _fresh(value):
 
 
 def _message(compiled: CompiledRuleSet, kind: str, code: str, lang: str, case, values) -> str:
-    fn = compiled.messages.get((kind, code, lang)) or compiled.messages.get((kind, code, "en"))
+    fn = compiled.messages.get((kind, code, lang))
+    if fn is None:
+        lang, fn = "en", compiled.messages.get((kind, code, "en"))
     if fn is None:
         return code
-    return "".join(text if typ is None else format_value(text, typ) for text, typ in fn(case, values))
+    return "".join(text if typ is None else format_value_in(text, typ, lang) for text, typ in fn(case, values))
 
 
 def _runtime_error(compiled: CompiledRuleSet, error: Exception) -> RulesError:
