@@ -401,12 +401,26 @@ class _ForPeople(_Renderer):
     def parameter_title(self, label: str | None, name: str) -> str:
         return label or name
 
+    def as_percentage(self, path: str) -> bool:
+        return self.scheme is not None and path in self.scheme.percentages
+
+    def share(self, value) -> str:
+        """A fraction of the case (0.3) as a percentage (30 %), as people read a share."""
+        return self.people_number(format_for_people(str(Decimal(str(value)) * 1), "percent"))
+
+    def people_number(self, text: str) -> str:
+        return text.replace(".", self.words["decimal"])
+
     def input_line(self, name: str, used) -> str:
+        if used is not None and self.as_percentage(name):
+            return f"{self.field_label(name)} ({self.words['from_case']}): {self.share(used)}"
         shown = self.words["not_given"] if used is None else \
             self.record_text(used, self.case_type(name), name) or self.value(used, self.type_of(name))
         return f"{self.field_label(name)} ({self.words['from_case']}): {shown}"
 
     def rule_value(self, step: TraceStep) -> str:
+        if step.value is not None and self.as_percentage(step.expression):  # a module's binding of such a field
+            return self.share(step.value)
         return self.record(step) or self.value(step.value, step.type)
 
     def formula(self, step: TraceStep, depth: int) -> None:

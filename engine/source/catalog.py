@@ -49,6 +49,7 @@ class SchemeSpec:
     fields: dict = field(default_factory=dict)  # case path -> language -> how a person names the field
     values: dict = field(default_factory=dict)  # enum value -> language -> how a person names it
     terms: dict = field(default_factory=dict)  # language -> ((words of a source, as written there), ...)
+    percentages: frozenset = frozenset()  # case fields holding a share as a fraction, read as a percentage
 
     def title_in(self, lang: str) -> str:
         return self.title.get(lang) or self.title.get(self.languages[0]) or self.id
@@ -173,7 +174,8 @@ def _scheme(folder: Path, root: Path, schemas: Path, problems: list[Diagnostic])
         fields={str(k): dict(v) for k, v in (vocabulary.get("fields") or {}).items()},
         values={str(k): dict(v) for k, v in (vocabulary.get("values") or {}).items()},
         terms={str(lang): tuple((str(a), str(b)) for a, b in pairs) for lang, pairs in
-               (vocabulary.get("terms") or {}).items()})
+               (vocabulary.get("terms") or {}).items()},
+        percentages=frozenset(str(p) for p in vocabulary.get("percentages") or ()))
     for lang in languages:
         if headline and lang not in headline:
             problems.append(Diagnostic("language-missing", f"the headline has no '{lang}' text, a language of the "
