@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import date, datetime
 from pathlib import Path
 
@@ -71,11 +72,11 @@ def build_version(source: RuleSource) -> tuple[Built | None, list[Diagnostic]]:
     return Built(source, checked, compiled, info, tuple(problems)), []
 
 
-def _case_day(case, field: str) -> date | None:
-    """The date that picks a case's version (the scheme's `version_field`), or None when it has none that is
+def _case_day(case, path: tuple[str, ...]) -> date | None:
+    """The date that picks a case's version (at the scheme's `version_field`), or None when it has none that is
     valid."""
     value = case
-    for part in field.split("."):
+    for part in path:
         value = value.get(part) if isinstance(value, Mapping) else None
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
@@ -106,6 +107,11 @@ class RuleBook:
     def version_field(self) -> str | None:
         """The case field whose date picks the version, as the scheme declares it."""
         return self.scheme.version_field if self.scheme is not None else None
+
+    @cached_property
+    def version_path(self) -> tuple[str, ...]:
+        """The version field as a path into the case, split once (every case of a batch reads it)."""
+        return tuple(self.version_field.split(".")) if self.version_field else ()
 
     @property
     def folder(self) -> Path:
@@ -180,12 +186,11 @@ class RuleBook:
     def for_case(self, case, source: str | None = None) -> Built:
         """The version in force on a case's own date; when the date is missing or wrong, or no version is
         in force on it, a CaseError with that problem and every other one the latest version finds."""
-        field_name = self.version_field
-        if field_name is None:
+        at = self.version_path
+        if not at:
             raise VersionNotFound(f"the scheme {self.ruleset_id} does not say which case field picks its version "
                                   "(version_field in its scheme.yaml): name the date (--on DATE, or on=...)")
-        at = tuple(field_name.split("."))
-        day = _case_day(case, field_name)
+        day = _case_day(case, at)
         problem = None
         if day is None:
             problem = None  # the validator says what is wrong with the date

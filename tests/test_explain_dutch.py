@@ -241,8 +241,9 @@ def test_sources_and_assumptions_read_as_a_dutch_reader_cites_them():
 
 # -- what the explanation is made of ---------------------------------------------------------------------
 
-def test_every_definition_is_labelled_and_every_assumption_written_in_both_languages():
-    book = open_rules(ROOT / "rules", SCHEME)
+@pytest.mark.parametrize("scheme", ["kmo-portefeuille", "kmo-groeisubsidie"])
+def test_every_definition_is_labelled_and_every_assumption_written_in_both_languages(scheme):
+    book = open_rules(ROOT / "rules", scheme)
     missing = []
     for source in book.sources:
         checked = book.build(source).checked

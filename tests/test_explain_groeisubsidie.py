@@ -130,23 +130,6 @@ def test_sources_amounts_and_dates_read_as_a_dutch_reader_cites_them():
 
 # -- what the explanation is made of ---------------------------------------------------------------------
 
-def test_every_definition_is_labelled_and_every_assumption_written_in_both_languages():
-    book = open_rules(ROOT / "rules", SCHEME)
-    missing = []
-    for source in book.sources:
-        checked = book.build(source).checked
-        for kind in ("parameters", "rules", "conditions", "notes", "tables"):
-            for name, definition in getattr(checked, kind).items():
-                label = getattr(definition, "label", None)
-                if kind != "tables" and not (isinstance(label, dict) and label.get("en") and label.get("nl")):
-                    missing.append((source.version, kind, name, "label"))
-                assumption = definition.assumption
-                if assumption is not None and not (isinstance(assumption, dict) and assumption.get("en")
-                                                   and assumption.get("nl")):
-                    missing.append((source.version, kind, name, "assumption"))
-    assert missing == []
-
-
 def test_every_value_of_the_case_is_named_in_both_languages():
     book = open_rules(ROOT / "rules", SCHEME)
     schema = json.loads((ROOT / "rules" / SCHEME / "case.schema.json").read_text(encoding="utf-8"))

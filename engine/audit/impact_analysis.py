@@ -28,9 +28,9 @@ from ..source.case import CaseTextError, parse_case_text
 from ..core import kinds
 from ..core import typesys as T
 from ..core.diagnostics import CaseError, KmoRulesError
-from ..core.values import NotWholeCent, contract_value, in_engine_context
+from ..core.values import in_engine_context
 from .semantic_diff import RulesetDiff, VersionRef, diff_versions, version_ref
-from ..run.evaluate import Decision, check_case, evaluate_case
+from ..run.evaluate import Decision, check_case, evaluate_case, shown_value
 from ..run.interpret import _Frame, interpret, value_of
 from ..run.usage import Usage, branch_key
 from ..pipeline import Built, RuleBook
@@ -367,17 +367,8 @@ def _absent(kind: str):
 
 
 def _shown(value, typ):
-    """A value as an explanation shows it (the trace's own form): a list by its length, a record by its fields."""
-    if value is ABSENT or value is None:
-        return None
-    if isinstance(value, (tuple, list)):
-        return f"{len(value)} item{'s' if len(value) != 1 else ''}"
-    if isinstance(value, dict):
-        return ", ".join(f"{key} {_shown(item, None)}" for key, item in value.items())
-    try:
-        return contract_value(value, typ)
-    except NotWholeCent:
-        return format(value, "f")
+    """A value as an explanation shows it (the trace's own form); none for what is absent."""
+    return None if value is ABSENT or value is None else shown_value(value, typ)
 
 
 @dataclass(frozen=True)

@@ -317,7 +317,7 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
         if args.format == "text":
             from ..present.explain import render_decision
             outputs.append(render_decision(decision, args.lang, book.build(built.source).checked,
-                                           headline=_headline(book), scheme=book.scheme, full=args.full))
+                                           scheme=book.scheme, full=args.full))
         elif len(args.cases) == 1:
             outputs.append(json.dumps(decision.to_dict(), indent=2, ensure_ascii=False))
         else:
@@ -357,13 +357,8 @@ def _other_scheme_hint(args, book, raw) -> str:
 def _problem_text(problem, lang: str) -> str:
     """`a.b: must be one of ...`, in the language the reader asked for."""
     from ..core.span import format_json_path
-    given = problem.message_in(lang) if hasattr(problem, "message_in") else None
+    given = problem.message_in(lang)
     return f"{format_json_path(problem.path)}: {given or problem_in(problem.message, lang)}"
-
-
-def _headline(book) -> dict:
-    """The scheme's first line of an eligible explanation, per language."""
-    return {lang: text.text for lang, text in book.scheme.headline.items()} if book.scheme is not None else {}
 
 
 def _versions(args, stdout) -> int:

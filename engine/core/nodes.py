@@ -128,3 +128,17 @@ class ListOf:
 
 
 Expr = Union[Literal, Name, Field, Index, Negate, Binary, Compare, Member, And, Or, Not, If, Call, Aggregate, ListOf]
+EXPR_TYPES = Expr.__args__
+
+
+def children(node) -> list:
+    """The expressions directly inside a node, in field order: the one walk every stage that looks inside
+    an expression shares."""
+    found = []
+    for name in node.__slots__:
+        value = getattr(node, name)
+        if isinstance(value, EXPR_TYPES):
+            found.append(value)
+        elif isinstance(value, tuple):
+            found.extend(item for item in value if isinstance(item, EXPR_TYPES))
+    return found

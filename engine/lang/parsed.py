@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 
 from ..core import nodes
@@ -335,25 +335,21 @@ def _join(expr, dotted: frozenset):
     for part in fields(expr):
         value = getattr(expr, part.name)
         if isinstance(value, tuple):
-            new = tuple(_join(v, dotted) if _is_node(v) else v for v in value)
+            new = tuple(_join(v, dotted) if isinstance(v, nodes.EXPR_TYPES) else v for v in value)
             if any(a is not b for a, b in zip(new, value)):
                 changed[part.name] = new
-        elif _is_node(value):
+        elif isinstance(value, nodes.EXPR_TYPES):
             new = _join(value, dotted)
             if new is not value:
                 changed[part.name] = new
     return replace(expr, **changed) if changed else expr
 
 
-def _is_node(value) -> bool:
-    return is_dataclass(value) and not isinstance(value, type) and type(value).__module__ == nodes.__name__
-
-
 def _with_dotted_names(definition: ParsedDefinition, dotted: frozenset) -> ParsedDefinition:
     if definition.namespace:
         return definition  # a module's own expressions read its short names
     expr = _join(definition.expr, dotted) if definition.expr is not None else None
-    messages = {lang: Template(tuple(_join(p, dotted) if _is_node(p) else p for p in t.parts), t.text)
+    messages = {lang: Template(tuple(_join(p, dotted) if isinstance(p, nodes.EXPR_TYPES) else p for p in t.parts), t.text)
                 for lang, t in definition.messages.items()}
     return replace(definition, expr=expr, messages=messages)
 

@@ -310,18 +310,13 @@ class Names:
         for part in group.split("."):
             node = node.get(part, {}) if isinstance(node, dict) else {}
         name = expr.name
-        full = f"{group}.{name}"
-        if name not in node and group.split(".")[0] in self.prefixes:  # a module's rule or table, by its prefix
-            if full in self.rules:
-                return self._bind_rule(expr, full)
-            if full in self.tables:
-                return self._bind_table(expr, full)
+        if name not in node and group.split(".")[0] in self.prefixes:  # name a module's rules in the hint too
             start = group + "."
             node = {**node, **{n[len(start):]: n for n in list(self.rules) + list(self.tables)
                                if n.startswith(start) and "." not in n[len(start):]}}
         if name not in node:
             close = did_you_mean(name, node)
-            return self.problems.error("unknown-name", f"unknown parameter {group}.{name}", expr.span,
+            return self.problems.error("unknown-name", f"unknown {'name' if group.split('.')[0] in self.prefixes else 'parameter'} {group}.{name}", expr.span,
                                        close.replace("'", f"'{group}.", 1) if close else
                                        f"{group} has: {', '.join(f'{group}.{k}' for k in node)}")
         return self._parameter_entry(expr, f"{group}.{name}", node[name])

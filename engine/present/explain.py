@@ -36,7 +36,6 @@ WORDS = {
                                              "August", "September", "October", "November", "December"),
         "decision_person": "Decision under the rules of {title} in force from {start} to {end} (version {version})",
         "decision_person_open": "Decision under the rules of {title} in force from {start} (version {version})",
-        "conditions_person": "Conditions: {failed} of {count} not met", "all_met_person": "Conditions: all {count} met",
         "thousands": ",", "decimal": ".",
     },
     "nl": {
@@ -58,8 +57,6 @@ WORDS = {
         "decision_person": "Beslissing volgens de regels van {title} van kracht van {start} tot en met {end} "
                            "(versie {version})",
         "decision_person_open": "Beslissing volgens de regels van {title} van kracht vanaf {start} (versie {version})",
-        "conditions_person": "Voorwaarden: {failed} van {count} niet vervuld",
-        "all_met_person": "Voorwaarden: alle {count} vervuld",
         "thousands": ".", "decimal": ",",
     },
 }
@@ -138,23 +135,31 @@ class _Renderer:
             self.add(depth, f"{self.words['assumption']}: {assumption}")
 
     # -- parts -------------------------------------------------------------------
+    FULL = True  # the analyst's view: expressions and codes shown; `_ForPeople` leaves them out
+
+    def title_line(self, info) -> str:
+        key = "decision" if info.effective_until else "decision_open"
+        return self.words[key].format(ruleset=info.id, version=info.version, start=info.effective_from.isoformat(),
+                                      end=info.effective_until.isoformat() if info.effective_until else "")
+
+    def remark(self, reason) -> str:
+        """A reason or a note as the header lists it."""
+        return f"- {reason.message}  [{reason.code}]"
+
     def header(self) -> None:
         d, w = self.decision, self.words
-        info = d.ruleset
-        key = "decision" if info.effective_until else "decision_open"
-        self.add(0, w[key].format(ruleset=info.id, version=info.version, start=info.effective_from.isoformat(),
-                                  end=info.effective_until.isoformat() if info.effective_until else ""))
+        self.add(0, self.title_line(d.ruleset))
         if d.eligible:
             self.add(0, self.eligible_line())
         else:
             one, many = w["not_eligible"]
             self.add(0, (one if len(d.reasons) == 1 else many).format(count=len(d.reasons)))
             for reason in d.reasons:
-                self.add(1, f"- {reason.message}  [{reason.code}]")
+                self.add(1, self.remark(reason))
         if d.notes:
             self.add(0, w["notes"])
             for note in d.notes:
-                self.add(1, f"- {note.message}  [{note.code}]")
+                self.add(1, self.remark(note))
 
     def eligible_line(self) -> str:
         """The scheme's headline with the decision's outputs in it; without one, each output by its name."""
@@ -188,8 +193,9 @@ class _Renderer:
         else:
             mark, outcome, when = ("[!]", w["applies"], w["applies_when"]) if step.outcome == "applies" else (
                 "[ ]", w["does_not_apply"], w["applies_when"])
-        self.add(depth, f"{mark} {self.label(step)}: {outcome}  [{step.name}]")
-        self.add(depth + 3, f"{when} {step.expression}")
+        self.add(depth, f"{mark} {self.label(step)}: {outcome}" + (f"  [{step.name}]" if self.FULL else ""))
+        if self.FULL:
+            self.add(depth + 3, f"{when} {step.expression}")
         self.read_values(step, depth + 3)
         self.sourced(depth + 3, step.source)
 
@@ -218,7 +224,8 @@ class _Renderer:
         return self.value(step.value, step.type)
 
     def formula(self, step: TraceStep, depth: int) -> None:
-        self.add(depth, f"= {step.expression}")
+        if self.FULL:
+            self.add(depth, f"= {step.expression}")
 
     def leaf(self, name: str, used, depth: int) -> None:
         """A parameter (label, name, value, source) or a figure of the application."""
@@ -265,7 +272,11 @@ class _Renderer:
         if target is not None:
             self.rule(target, depth)
         else:
-            self.rule(step, depth, f"{step.name} ({self.words['in_decision']})")
+            self.rule(step, depth, self.output_title(step.name))
+
+    def output_title(self, name: str) -> str:
+        """A field of the decision that no rule of its own gives."""
+        return f"{name} ({self.words['in_decision']})"
 
     def amounts(self) -> None:
         self.add(0, "")
@@ -337,12 +348,8 @@ class _ForPeople(_Renderer):
         text = (labels.get(self.lang) or labels.get("en") or name) if labels else name
         return text[:1].upper() + text[1:]
 
-    def output(self, step: TraceStep, depth: int) -> None:
-        target = self.steps.get(("rule", step.expression))
-        if target is not None:
-            self.rule(target, depth)
-        else:
-            self.rule(step, depth, self.field_label(step.name))
+    def output_title(self, name: str) -> str:
+        return self.field_label(name)
 
     def sourced(self, depth: int, source: str, assumption=None) -> None:
         if source:
@@ -353,47 +360,17 @@ class _ForPeople(_Renderer):
             self.add(depth, f"{self.words['assumption']}: {assumption}")
 
     # -- the parts ---------------------------------------------------------------------------
-    def header(self) -> None:
-        d, w = self.decision, self.words
-        info = d.ruleset
+    FULL = False
+
+    def title_line(self, info) -> str:
         title = self.scheme.title_in(self.lang) if self.scheme is not None else info.id
         key = "decision_person" if info.effective_until else "decision_person_open"
-        start = self.people(info.effective_from.isoformat())
         end = self.people(info.effective_until.isoformat()) if info.effective_until else ""
-        self.add(0, w[key].format(title=title, version=info.version, start=start, end=end))
-        if d.eligible:
-            self.add(0, self.eligible_line())
-        else:
-            one, many = w["not_eligible"]
-            self.add(0, (one if len(d.reasons) == 1 else many).format(count=len(d.reasons)))
-            for reason in d.reasons:
-                self.add(1, f"- {self.people(reason.message)}")
-        if d.notes:
-            self.add(0, w["notes"])
-            for note in d.notes:
-                self.add(1, f"- {self.people(note.message)}")
+        return self.words[key].format(title=title, version=info.version,
+                                      start=self.people(info.effective_from.isoformat()), end=end)
 
-    def conditions(self) -> None:
-        steps = [s for s in self.steps.values() if s.kind == "condition"]
-        if not steps:
-            return
-        failed = sum(1 for s in steps if s.outcome == "failed")
-        words = self.words
-        self.add(0, "")
-        self.add(0, (words["conditions_person"] if failed else words["all_met_person"]).format(failed=failed,
-                                                                                            count=len(steps)))
-        for step in steps:
-            self.verdict(step, 1)
-
-    def verdict(self, step: TraceStep, depth: int) -> None:
-        w = self.words
-        if step.kind == "condition":
-            mark, outcome = ("[x]", w["not_met"]) if step.outcome == "failed" else ("[v]", w["met"])
-        else:
-            mark, outcome = ("[!]", w["applies"]) if step.outcome == "applies" else ("[ ]", w["does_not_apply"])
-        self.add(depth, f"{mark} {self.label(step)}: {outcome}")
-        self.read_values(step, depth + 3)
-        self.sourced(depth + 3, step.source)
+    def remark(self, reason) -> str:
+        return f"- {self.people(reason.message)}"
 
     def said(self, title: str, value: str) -> str:
         return f"{title}: {value}"  # a colon agrees with any subject, one or many
@@ -422,9 +399,6 @@ class _ForPeople(_Renderer):
         if step.value is not None and self.as_percentage(step.expression):  # a module's binding of such a field
             return self.share(step.value)
         return self.record(step) or self.value(step.value, step.type)
-
-    def formula(self, step: TraceStep, depth: int) -> None:
-        return  # a person reads what was found, not the expression that found it
 
     def record(self, step: TraceStep) -> str | None:
         """A rule whose value is a record (the figures of a period): each field by its label, as people write it."""
@@ -459,9 +433,9 @@ def render_decision(decision: Decision, lang: str = "en", checked: CheckedRuleSe
     scheme's first line of an eligible decision, per language ({output} parts show its outputs). With `full`
     (the analyst's view) every expression, code and path is shown; without, the text is for a person, in the
     words of the `scheme` (its vocabulary)."""
+    if headline is None and scheme is not None:
+        headline = {lang: text.text for lang, text in scheme.headline.items()}
     if not full:
-        if headline is None and scheme is not None:
-            headline = {lang: text.text for lang, text in scheme.headline.items()}
         return _ForPeople(decision, lang, checked, depends, scheme, headline).render()
     return _Renderer(decision, lang, checked, depends, headline=headline).render()
 

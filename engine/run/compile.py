@@ -464,7 +464,6 @@ _INLINE = {
 
 def _reads_any(expr, variables: set[str], bindings) -> bool:
     """Whether an expression reads one of these loop variables anywhere inside it."""
-    kinds = nodes.Expr.__args__
     todo = [expr]
     while todo:
         node = todo.pop()
@@ -472,12 +471,7 @@ def _reads_any(expr, variables: set[str], bindings) -> bool:
             binding = bindings.get(id(node))
             if isinstance(binding, LoopVariable) and binding.name in variables:
                 return True
-        for name in node.__slots__:
-            value = getattr(node, name)
-            if isinstance(value, kinds):
-                todo.append(value)
-            elif isinstance(value, tuple):
-                todo.extend(item for item in value if isinstance(item, kinds))
+        todo.extend(nodes.children(node))
     return False
 
 

@@ -198,18 +198,12 @@ def _the_rules_fault(compiled: CompiledRuleSet, error: Exception) -> bool:
 def _looks_up_a_table(expr) -> bool:
     """Whether an expression reads a table row by key (`table[key]`) anywhere inside it."""
     from ..core import nodes
-    kinds = nodes.Expr.__args__
     todo = [expr]
     while todo:
         node = todo.pop()
         if isinstance(node, nodes.Index):
             return True
-        for name in node.__slots__:
-            value = getattr(node, name)
-            if isinstance(value, kinds):
-                todo.append(value)
-            elif isinstance(value, tuple):
-                todo.extend(item for item in value if isinstance(item, kinds))
+        todo.extend(nodes.children(node))
     return False
 
 
@@ -407,17 +401,17 @@ def _input_shown(case, parts: tuple):
             return None
         value = value.get(part)
     if isinstance(value, (tuple, dict)):
-        return _shown(value, None)
+        return shown_value(value, None)
     return render_value(value, None)
 
 
-def _shown(value, typ):
+def shown_value(value, typ):
     """A value for an explanation: as the decision writes it, or exactly when it is not a whole cent; a list
     by its length and a record by its fields, as the application's own are shown."""
     if isinstance(value, (tuple, list)):
         return f"{len(value)} item{'s' if len(value) != 1 else ''}"
     if isinstance(value, dict):
-        return ", ".join(f"{key} {_shown(item, None)}" for key, item in value.items())
+        return ", ".join(f"{key} {shown_value(item, None)}" for key, item in value.items())
     try:
         return render_value(value, typ)
     except _NotWholeCent:
@@ -439,7 +433,7 @@ def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
             if use[0] not in needed:
                 continue
             if use[1] == "rule":
-                uses.append((use[0], _shown(values[use[2]], use[3])))
+                uses.append((use[0], shown_value(values[use[2]], use[3])))
             elif use[1] == "constant":
                 uses.append((use[0], use[2]))
             else:
@@ -451,6 +445,6 @@ def _trace(compiled, case, values, lang, reasons, notes, taken) -> Trace:
         elif plan.kind == "note":
             outcome = "applies" if raw else "does not apply"
             message = note_text.get(plan.name)
-        steps.append(TraceStep(plan.kind, plan.name, _shown(raw, plan.type), plan.type_text, plan.expression, tuple(uses), plan.source,
+        steps.append(TraceStep(plan.kind, plan.name, shown_value(raw, plan.type), plan.type_text, plan.expression, tuple(uses), plan.source,
                                plan.label, plan.changed_in, outcome, message))
     return Trace(lang, tuple(steps))
