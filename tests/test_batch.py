@@ -164,3 +164,87 @@ def test_money_as_decimal_strings_in_json_lines(singly):
     text = json.dumps(first, default=lambda v: format(v, "f") if isinstance(v, Decimal) else str(v))
     status, out, _ = cli("evaluate", "-", "--jobs", "1", stdin=text + "\n" + text + "\n")
     assert status == 0 and _decisions(out)[0] == json.loads(json.dumps(singly[0]))
+
+
+# -- a file on several cores: the workers read their blocks where they lie and write the output themselves --
+
+def _command(*argv, stdin=None, cwd=ROOT):
+    """The command line in a process of its own, its standard output a real file (as a batch job's is)."""
+    import subprocess
+    import sys
+    import tempfile
+    with tempfile.TemporaryFile() as out:
+        done = subprocess.run([sys.executable, "-m", "engine", *map(str, argv)], stdout=out, stderr=subprocess.PIPE,
+                              input=stdin.encode() if stdin is not None else None, cwd=cwd, timeout=300)
+        out.seek(0)
+        return done.returncode, out.read().decode("utf-8"), done.stderr.decode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def long_file(tmp_path_factory):
+    """Several blocks of input (a block is some 256 KB), a bad case in the third, a blank line in the first."""
+    from engine.run.batch import BLOCK_BYTES
+    lines = list(LINES)
+    while sum(len(line) + 1 for line in lines) < 3 * BLOCK_BYTES:
+        lines += LINES
+    lines.insert(len(lines) * 5 // 6, BAD)
+    lines.insert(10, "")
+    path = tmp_path_factory.mktemp("batch") / "cases.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path, lines
+
+
+def test_a_long_file_on_two_jobs_gives_the_lines_of_one_job_byte_for_byte(long_file):
+    path, lines = long_file
+    one = _command("evaluate", path, "--jobs", "1", "--keep-going")
+    two = _command("evaluate", path, "--jobs", "2", "--keep-going")
+    assert one[0] == two[0] == 1
+    assert one[1] == two[1]
+    rows = _decisions(two[1])
+    bad = lines.index(BAD) + 1
+    assert len(rows) == len(lines) - 1  # the blank line is skipped, every other has its line
+    assert [row.get("line") for row in rows if "line" in row] == [bad]
+    assert f"{len(lines) - 1:,} cases: {len(lines) - 2:,} decided, 1 invalid" in two[2]
+
+
+def test_a_long_file_on_two_jobs_stops_at_its_first_bad_case_with_what_came_before(long_file):
+    path, lines = long_file
+    status, out, err = _command("evaluate", path, "--jobs", "2")
+    bad = lines.index(BAD) + 1
+    assert status == 2
+    assert len(out.splitlines()) == bad - 2  # every case before it (less the blank line), none after
+    assert out == _command("evaluate", path, "--jobs", "1", "--keep-going")[1][:len(out)]
+    assert f"line {bad}: enterprise.legal_form: is required" in err and "Traceback" not in err
+
+
+def test_two_jobs_into_a_stream_in_memory_give_the_same_lines(long_file):
+    path, _ = long_file
+    assert cli("evaluate", path, "--jobs", "2", "--keep-going")[1] == cli("evaluate", path, "--jobs", "1",
+                                                                         "--keep-going")[1]
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_line_that_is_not_utf8_is_named_with_exit_2(tmp_path, jobs):
+    path = tmp_path / "cases.jsonl"
+    path.write_bytes(("\n".join(LINES[:5]) + "\n").encode() + b'{"a": "\xe9"}\n' + (LINES[5] + "\n").encode())
+    status, out, err = cli("evaluate", path, "--jobs", jobs)
+    assert status == 2 and out == ""
+    assert err.strip() == f"kmo-rules: {path}: line 6: not UTF-8 text"
+
+
+def test_a_line_longer_than_a_case_may_be_is_named_with_exit_2(tmp_path):
+    from engine.cli.main import MAX_CASE_BYTES
+    path = tmp_path / "cases.jsonl"
+    path.write_text(LINES[0] + "\n" + '{"a": "' + "x" * (2 * MAX_CASE_BYTES) + '"}\n')
+    status, out, err = cli("evaluate", path, "--jobs", "2")
+    assert status == 2 and out == ""  # never read whole: the line is refused where it stands
+    assert err.strip() == f"kmo-rules: {path}: line 2: longer than {MAX_CASE_BYTES:,} bytes"
+
+
+def test_a_reader_that_stops_early_ends_the_run_quietly(long_file):
+    import subprocess
+    import sys
+    path, _ = long_file
+    done = subprocess.run(f"'{sys.executable}' -m engine evaluate '{path}' --jobs 2 | head -n 3", shell=True,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert len(done.stdout.splitlines()) == 3 and "Traceback" not in done.stderr

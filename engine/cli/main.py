@@ -191,7 +191,8 @@ LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def _batch_input(args, stdin):
-    """The lines of a JSON Lines batch, or None when the input is one or more single cases."""
+    """A JSON Lines batch, as ("file", its name) or ("lines", the lines of standard input); None when the input
+    is one or more single cases."""
     import itertools
     if len(args.cases) != 1:
         return None
@@ -200,8 +201,7 @@ def _batch_input(args, stdin):
         if not name.endswith(LINES_SUFFIXES):
             return None
         _case_text_checks(name)
-        from ..run.batch import lines_of
-        return _utf8_lines(lines_of(name), name)
+        return "file", name
     first = stdin.readline(MAX_CASE_BYTES + 1)
     try:
         json.loads(first)
@@ -215,7 +215,24 @@ def _batch_input(args, stdin):
             args.stdin_text = first + second + rest
             return None
         second += rest  # pragma: no cover - blank lines inside JSON Lines
-    return _utf8_lines(itertools.chain([first, second], stdin), "<stdin>")
+    return "lines", _utf8_lines(itertools.chain([first, second], stdin), "<stdin>")
+
+
+def _batch_blocks(batch, jobs: int):
+    """The blocks of a batch: a file's are read by the workers themselves where they lie (with more than
+    one job); standard input's come as text."""
+    from ..run.batch import NotUtf8, file_blocks, text_blocks
+    kind, source = batch
+    shown = source if kind == "file" else "<stdin>"
+    try:
+        yield from (file_blocks(source, with_text=jobs <= 1, longest=MAX_CASE_BYTES) if kind == "file"
+                    else text_blocks(source, longest=MAX_CASE_BYTES))
+    except NotUtf8 as error:
+        raise _FileProblem(f"{shown}: {error}") from None
+    except ValueError as error:
+        raise _FileProblem(f"{shown}: {error}") from None
+    except OSError as error:
+        raise _FileProblem(f"{shown}: cannot read: {(error.strerror or str(error)).lower()}") from None
 
 
 def _utf8_lines(lines, name: str):
@@ -263,25 +280,34 @@ class _Progress:
         self.stderr.write(f"{done:,} cases: {done - invalid:,} decided, {invalid:,} invalid, {seconds:.1f} s\n")
 
 
-def _evaluate_lines(args, book, lines, stdout, stderr) -> int:
-    from ..run.batch import decide_lines, default_jobs
+def _output_fd(stdout) -> int | None:
+    """The file descriptor under the output stream, flushed, which the workers of a batch write to
+    themselves; None when it has none (a stream in memory)."""
+    try:
+        fd = stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    stdout.flush()
+    return fd
+
+
+def _evaluate_lines(args, book, batch, stdout, stderr) -> int:
+    from ..run.batch import default_jobs, write_blocks
     if args.format == "text":
         raise _UsageError("kmo-rules evaluate: --format text is for single cases; JSON Lines give JSON Lines")
     jobs = args.jobs or default_jobs()
     progress = _Progress(stderr)
     done = invalid = 0
-    for result in decide_lines(book, lines, jobs=jobs, explain=args.explain, lang=args.lang, on=args.on,
-                               blocks=True):
-        done += result.count
-        if result.decision is not None:
-            stdout.write(result.decision + "\n")
-        elif args.keep_going:
-            invalid += 1
-            stdout.write(result.error_json() + "\n")
-        else:
+    for result in write_blocks(book, _batch_blocks(batch, jobs), jobs=jobs, explain=args.explain, lang=args.lang,
+                               on=args.on, keep_going=args.keep_going, fd=_output_fd(stdout) if jobs > 1 else None):
+        done += result.cases
+        invalid += result.invalid
+        if result.text:
+            stdout.write(result.text)
+        if result.stopped is not None:
             stdout.flush()
-            stderr.write("".join(f"line {result.line}: {p}\n" for p in result.problems))
-            progress.end(done, 1)
+            stderr.write("".join(f"line {result.stopped.line}: {p}\n" for p in result.stopped.problems))
+            progress.end(done, invalid)
             return 2
         progress.tick(done)
     progress.end(done, invalid)
@@ -293,9 +319,9 @@ def _evaluate(args, stdin, stdout, stderr) -> int:
     from ..pipeline import open_rules
     book = open_rules(args.rules, args.scheme)
     args.explain = args.explain or args.full
-    lines = _batch_input(args, stdin)
-    if lines is not None:
-        return _evaluate_lines(args, book, lines, stdout, stderr)
+    batch = _batch_input(args, stdin)
+    if batch is not None:
+        return _evaluate_lines(args, book, batch, stdout, stderr)
     outputs: list[str] = []
     problems: list[str] = []
     refused: list = []  # the cases the scheme refused as input, to see whether another scheme takes them

@@ -56,6 +56,7 @@ def _open_in_worker(book, explain: bool, lang: str, on: str | None) -> None:
     """A worker's start: the book arrives as its folder (RuleBook pickles so) and is opened once, here."""
     _WORKER["book"] = book
     _WORKER["options"] = (explain, lang, on)
+    _WORKER["decider"] = LineDecider(book, explain, lang, on)
 
 
 def decide_line(book, number: int, text: str, explain: bool = False, lang: str = "en", on=None) -> LineResult:
@@ -90,22 +91,109 @@ def decision_json(decision) -> str:
         else json.dumps(data, ensure_ascii=False)
 
 
+def _json_writer() -> Callable:
+    """JSON text of a value as `json.dumps(value, ensure_ascii=False)` writes it, the C encoder made once (dumps
+    makes it anew on every call: a tenth of a decision)."""
+    from json import encoder
+    if encoder.c_make_encoder is None or encoder.c_encode_basestring is None:  # pragma: no cover - not CPython
+        return json.JSONEncoder(ensure_ascii=False).encode
+
+    def refuse(value):
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    chunks = encoder.c_make_encoder(None, refuse, encoder.c_encode_basestring, None, ": ", ", ", False, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_WRITE = _json_writer()
+_FIELDS_OF_THE_ENGINE = frozenset({"ruleset", "eligible", "reasons", "notes", "explanation"})
+
+
+def _reason_dict(code: str, message: str, source: str) -> dict:
+    """A reason or a note as the decision JSON holds it (Reason.to_dict)."""
+    return {"code": code, "message": message, "source": source}
+
+
+class DecisionText:
+    """A version's decisions written straight as their JSON line, byte for byte what `decision_json` writes of
+    the Decision the same case gets. The version's fast path hands over the parts of each decision; the
+    ruleset's part, alike for every one, is written once. Without a fast path, or for a version whose
+    outputs take a name the decision itself uses, `for_version` answers None."""
+
+    __slots__ = ("info", "head")
+
+    def __init__(self, info):
+        self.info = info
+        self.head = '{"ruleset": ' + _WRITE(info.to_dict()) + ', "eligible": '
+
+    def __call__(self, info, eligible, outputs, reasons, notes) -> str:
+        written = _WRITE(outputs)
+        return (self.head + ("true" if eligible else "false") + (", " + written[1:-1] if len(written) > 2 else "")
+                + ', "reasons": ' + (_WRITE(reasons) if reasons else "[]")
+                + ', "notes": ' + (_WRITE(notes) if notes else "[]") + ', "explanation": null}')
+
+
+class LineDecider:
+    """Lines of JSON Lines -> decisions as JSON text, for one book and one set of options.
+
+    Most lines are plain cases: each is read, its version found, and decided by
+    the version's fast path, which hands its parts to `DecisionText` (no
+    Decision, no dict of it, no json.dumps). Anything else (an explanation asked
+    for, a case with a problem, a version without a fast path) goes through
+    `decide_line`, the full way, which says what is wrong."""
+
+    def __init__(self, book, explain: bool = False, lang: str = "en", on=None):
+        self.book, self.explain, self.lang = book, explain, lang
+        self.day = date.fromisoformat(on) if isinstance(on, str) else on
+        self.built = self.writer = None  # the version the line before was decided by, and its writer
+
+    def text(self, text: str) -> str | None:
+        """A line's decision as JSON text, or None when it must be decided the full way."""
+        if self.explain:
+            return None
+        try:
+            raw = parse_case_text(text)
+            book = self.book
+            built = book.on(self.day) if self.day is not None else book.for_case(raw)
+        except (CaseTextError, KmoRulesError):
+            return None
+        if built is not self.built:
+            run = built.compiled.fast_path
+            names = built.checked.outputs.keys()
+            self.writer = DecisionText(built.info) if run is not None and not _FIELDS_OF_THE_ENGINE & names else None
+            self.built = built
+        if self.writer is None:
+            return None
+        run = built.compiled.fast_path  # the first case of a version builds it: read it again each time
+        return run(raw, self.lang, built.info, self.writer, _reason_dict) if run is not None else None
+
+    def line(self, number: int, text: str) -> LineResult:
+        decided = self.text(text)
+        if decided is not None:
+            return LineResult(number, decided)
+        return decide_line(self.book, number, text, self.explain, self.lang, self.day)
+
+    def chunk(self, chunk):
+        """A chunk of lines, as (their numbers, their text joined by newlines). When every line was decided,
+        the decisions come back as one text of lines (one object to send between processes, not a
+        thousand); otherwise each line's result."""
+        numbers, joined = chunk
+        texts = joined.split("\n")
+        decide, written = self.text, []
+        for text in texts:
+            decided = decide(text)
+            if decided is None:
+                break
+            written.append(decided)
+        else:
+            return (numbers[0] if numbers else 0), numbers, "\n".join(written)
+        done = [LineResult(number, text) for number, text in zip(numbers, written)]
+        return done + [self.line(number, text) for number, text in zip(numbers[len(done):], texts[len(done):])]
+
+
 def _decide_chunk(chunk):
-    """A chunk of lines decided in a worker: it arrives as (their numbers, their text joined by newlines). When
-    every line was decided, the decisions travel back as one text of lines (one object to send, not a
-    thousand); otherwise each line's result."""
-    return _decided_chunk(_WORKER["book"], *_WORKER["options"], chunk)
-
-
-def _decided_chunk(book, explain: bool, lang: str, on: str | None, chunk):
-    day = date.fromisoformat(on) if on else None
-    numbers, joined = chunk
-    chunk = list(zip(numbers, joined.split("\n")))
-    results = [decide_line(book, number, text, explain, lang, day) for number, text in chunk]
-    if all(result.decision is not None for result in results):
-        return chunk[0][0] if chunk else 0, [result.line for result in results], \
-            "\n".join(result.decision for result in results)
-    return results
+    """A chunk of lines decided in a worker (see LineDecider.chunk)."""
+    return _WORKER["decider"].chunk(chunk)
 
 
 def _lines_of(answer, blocks: bool = False) -> list[LineResult]:
@@ -143,29 +231,13 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-class _Done:
-    """A chunk this process decided itself, in the queue beside those the workers decide."""
-
-    __slots__ = ("answer",)
-
-    def __init__(self, answer):
-        self.answer = answer
-
-    def get(self):
-        return self.answer
-
-
-def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int, whole: bool = False,
-              local: Callable | None = None) -> Iterator:
+def _in_order(pool, work: Callable, chunks: Iterator, jobs: int, whole: bool = False) -> Iterator:
     """Results of `work` on each chunk, in order, with a bounded number of chunks in flight (with `whole`,
-    each chunk's answer as it came, else its items one by one). With `local`, every `jobs`-th chunk is
-    decided here, by `local`: this process would otherwise only wait, on a core the workers need."""
+    each chunk's answer as it came, else its items one by one). This process only hands out and collects:
+    deciding here too would keep the pool's own threads, which move the chunks, off the interpreter."""
     pending: deque = deque()
-    for index, chunk in enumerate(chunks):
-        if local is not None and index % jobs == jobs - 1:
-            pending.append(_Done(local(chunk)))
-        else:
-            pending.append(pool.apply_async(work, (chunk,)))
+    for chunk in chunks:
+        pending.append(pool.apply_async(work, (chunk,)))
         if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
             answer = pending.popleft().get()
             yield from ((answer,) if whole else answer)
@@ -174,15 +246,18 @@ def _in_order(pool, work: Callable, chunks: Iterator[list], jobs: int, whole: bo
         yield from ((answer,) if whole else answer)
 
 
-def _pool(jobs: int, book, explain: bool, lang: str, on):
+def _context():
     import multiprocessing
     import threading
     methods = multiprocessing.get_all_start_methods()
     # fork is fastest and safe in a process of one thread; with threads, a fresh server process is safe
     method = "fork" if "fork" in methods and threading.active_count() == 1 else (
         "forkserver" if "forkserver" in methods else "spawn")
-    context = multiprocessing.get_context(method)
-    return context.Pool(jobs, initializer=_open_in_worker, initargs=(book, explain, lang, on))
+    return multiprocessing.get_context(method)
+
+
+def _pool(jobs: int, book, explain: bool, lang: str, on):
+    return _context().Pool(jobs, initializer=_open_in_worker, initargs=(book, explain, lang, on))
 
 
 def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = False, lang: str = "en",
@@ -191,17 +266,17 @@ def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = F
     that only copies them out), a chunk whose cases were all decided comes as one result: its decisions as
     lines of one text, `count` of them."""
     numbered = ((n, text) for n, text in enumerate(lines, start=1) if text.strip())
-    if jobs <= 1:
-        for number, text in numbered:
-            yield decide_line(book, number, text, explain, lang, on.isoformat() if on else None)
-        return
-    day = on.isoformat() if on else None
-    pool = _pool(jobs - 1, book, explain, lang, day)  # this process decides a share too
     packed = ((tuple(n for n, _ in chunk), "\n".join(text.rstrip("\r\n") for _, text in chunk))
               for chunk in _chunks(numbered, CHUNK))
-    here = lambda chunk: _decided_chunk(book, explain, lang, day, chunk)  # noqa: E731
-    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs, whole=True,
-                                                              local=here) for line in _lines_of(answer, blocks)))
+    day = on.isoformat() if on else None
+    if jobs <= 1:
+        decider = LineDecider(book, explain, lang, day)
+        for chunk in packed:
+            yield from _lines_of(decider.chunk(chunk), blocks)
+        return
+    pool = _pool(jobs, book, explain, lang, day)
+    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs, whole=True)
+                               for line in _lines_of(answer, blocks)))
 
 
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
@@ -255,3 +330,172 @@ def lines_of(path: Path | str) -> Iterator[str]:
     """The lines of a JSON Lines file, read lazily."""
     with open(path, encoding="utf-8") as handle:
         yield from handle
+
+
+# -- JSON Lines from a file to a file, on every core ----------------------------------------------------------
+
+NEWLINE = b"\n"
+BLOCK_BYTES = 1 << 18  # a block of input: whole lines, about this many bytes (some 700 cases)
+
+
+class NotUtf8(ValueError):
+    """A line of the input that is not UTF-8 text."""
+
+    def __init__(self, line: int):
+        super().__init__(f"line {line}: not UTF-8 text")
+        self.line = line
+
+
+@dataclass(frozen=True)
+class Block:
+    """Whole lines of a JSON Lines input, the first of them line `first`: their text, or where they lie in a
+    file (a worker then reads them there itself, and the text never crosses a pipe)."""
+
+    index: int
+    first: int
+    text: str | None = None
+    path: str | None = None
+    offset: int = 0
+    size: int = 0
+
+    def lines(self) -> list[str]:
+        text = self.text
+        if text is None:
+            text = os.pread(_opened(self.path), self.size, self.offset).decode("utf-8")
+        return text.split("\n")
+
+
+_OPENED: dict[str, int] = {}  # in a worker: the input file, opened once
+
+
+def _opened(path: str) -> int:
+    fd = _OPENED.get(path)
+    if fd is None:
+        fd = _OPENED[path] = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    return fd
+
+
+def file_blocks(path: str, with_text: bool = True, longest: int | None = None) -> Iterator[Block]:
+    """A JSON Lines file -> its blocks, read once here (to find where lines end and check they are UTF-8);
+    without `with_text`, each block says where it lies instead of carrying its text. A line longer than
+    `longest` bytes raises ValueError naming it."""
+    with open(path, "rb") as handle:
+        index, first, offset = 0, 1, 0
+        while True:
+            data = handle.read(BLOCK_BYTES)
+            if not data:
+                return
+            if not data.endswith(b"\n"):
+                data += handle.readline(longest + 1 if longest else -1)
+                if longest is not None and len(data) - data.rfind(b"\n") - 1 > longest:
+                    raise ValueError(f"line {first + data.count(NEWLINE)}: longer than {longest:,} bytes")
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise NotUtf8(first + data.count(b"\n", 0, error.start)) from None
+            yield Block(index, first, text if with_text else None, None if with_text else str(path), offset,
+                        len(data))
+            index, first, offset = index + 1, first + text.count("\n"), offset + len(data)
+
+
+def text_blocks(lines: Iterable[str], longest: int | None = None) -> Iterator[Block]:
+    """Lines (standard input, read as they come) -> blocks of about BLOCK_BYTES characters. A line longer
+    than `longest` raises ValueError naming it."""
+    index, first, held, size = 0, 1, [], 0
+    for line in lines:
+        if longest is not None and len(line) > longest:
+            raise ValueError(f"line {first + len(held)}: longer than {longest:,} characters")
+        held.append(line if line.endswith("\n") else line + "\n")
+        size += len(line)
+        if size >= BLOCK_BYTES:
+            yield Block(index, first, "".join(held))
+            index, first, held, size = index + 1, first + len(held), [], 0
+    if held:
+        yield Block(index, first, "".join(held))
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What became of a block: its output lines (decisions, and error lines with keep_going) as one text, how
+    many cases it held and how many were invalid; `stopped`, the first invalid line without keep_going (the
+    output then ends before it)."""
+
+    index: int
+    text: str
+    cases: int
+    invalid: int = 0
+    stopped: LineResult | None = None
+
+
+def decide_block(decider: LineDecider, block: Block, keep_going: bool) -> BlockResult:
+    """A block's lines decided: blank lines skipped, each invalid one an error line (with keep_going) or
+    the end of the output."""
+    out, cases, invalid = [], 0, 0
+    decide = decider.text
+    for number, line in enumerate(block.lines(), start=block.first):
+        if not line or line.isspace():
+            continue
+        cases += 1
+        decided = decide(line)
+        if decided is None:
+            result = decider.line(number, line.rstrip("\r"))
+            if result.decision is None:
+                if not keep_going:
+                    return BlockResult(block.index, "".join(text + "\n" for text in out), cases, 1, result)
+                invalid += 1
+                decided = result.error_json()
+            else:
+                decided = result.decision
+        out.append(decided)
+    return BlockResult(block.index, "".join(text + "\n" for text in out), cases, invalid)
+
+
+_TURN: dict = {}  # in a worker writing straight to the output: (fd, the block whose turn it is, its condition)
+
+
+def _open_writer(book, explain, lang, on, keep_going, fd, turn, condition) -> None:
+    _open_in_worker(book, explain, lang, on)
+    _WORKER["keep_going"] = keep_going
+    _TURN.update(fd=fd, turn=turn, condition=condition)
+
+
+def _decide_and_write(block: Block) -> BlockResult:
+    """In a worker: a block decided and, when its turn comes (every block before it written), its output
+    written to the output file itself; only the counts go back to the parent."""
+    result = decide_block(_WORKER["decider"], block, _WORKER["keep_going"])
+    fd, turn, condition = _TURN["fd"], _TURN["turn"], _TURN["condition"]
+    if fd is None:
+        return result
+    data = memoryview(result.text.encode("utf-8"))
+    with condition:
+        while 0 <= turn.value != block.index:  # a stopped run (turn -1) writes nothing more
+            condition.wait()
+        if turn.value >= 0:
+            try:
+                while data:
+                    data = data[os.write(fd, data):]
+            finally:
+                turn.value = -1 if result.stopped is not None else block.index + 1
+                condition.notify_all()
+    return BlockResult(result.index, "", result.cases, result.invalid, result.stopped)
+
+
+def write_blocks(book, blocks: Iterable[Block], *, jobs: int = 1, explain: bool = False, lang: str = "en",
+                 on=None, keep_going: bool = False, fd: int | None = None) -> Iterator[BlockResult]:
+    """Blocks of JSON Lines -> a BlockResult per block, in input order. With `fd` (and more than one job),
+    the workers write each block's output to that file descriptor themselves, in input order, and the
+    results carry only the counts: the decisions never cross a pipe. Otherwise each result's text is
+    the caller's to write."""
+    day = on.isoformat() if on else None
+    if jobs <= 1:
+        decider = LineDecider(book, explain, lang, day)
+        for block in blocks:
+            yield decide_block(decider, block, keep_going)
+        return
+    context = _context()
+    if fd is not None and context.get_start_method() != "fork" and fd > 2:
+        fd = None  # a fresh process inherits standard output, not every descriptor
+    turn, condition = context.Value("q", 0, lock=False), context.Condition()
+    pool = context.Pool(jobs, initializer=_open_writer,
+                        initargs=(book, explain, lang, day, keep_going, fd, turn, condition))
+    yield from _closing(pool, _in_order(pool, _decide_and_write, iter(blocks), jobs, whole=True))
