@@ -11,7 +11,7 @@ PACKAGES = ["core", "source", "lang", "run", "audit", "present", "serve", "cli"]
 ORDER = {
     "core": ["span", "suggest", "diagnostics", "kinds", "typesys", "values", "nodes"],
     "source": ["load", "source", "case", "versions", "catalog", "compose"],
-    "lang": ["parse", "parsed", "bindings", "builtins", "checked", "resolve", "narrow", "constants", "checks", "check",
+    "lang": ["literals", "grammar", "parse", "parsed", "bindings", "builtins", "checked", "resolve", "narrow", "constants", "checks", "check",
              "printer"],
     "run": ["compile", "interpret", "usage", "evaluate", "batch"],
     "audit": ["semantic_diff", "impact_analysis", "report", "render_text", "render_markdown", "render_json", "audit_render",
@@ -81,11 +81,11 @@ def test_no_module_imports_a_later_stage():
 
 def test_no_lark_tree_leaves_the_parser():
     users = [f"{p}/{n}" for p, n, path in _modules() if re.search(r"^\s*(import lark|from lark)", path.read_text(), re.M)]
-    assert users == ["lang/parse"]
+    assert users == ["lang/grammar"]
 
 
 def test_every_grammar_alternative_has_a_transformer_method():
-    from engine.lang.parse import _ToNodes
+    from engine.lang.grammar import _ToNodes
     grammar = (ENGINE / "lang" / "grammar.lark").read_text()
     aliases = set(re.findall(r"->\s*(\w+)", grammar))
     assert aliases and all(hasattr(_ToNodes, alias) for alias in aliases), aliases - set(dir(_ToNodes))

@@ -570,7 +570,7 @@ def test_the_parser_is_never_read_from_the_shared_temporary_folder(place):
 @pytest.mark.parametrize("poison", [b"", b"0" * 64 + b"\n{}", "right digest, wrong tables"])
 def test_a_poisoned_parser_entry_is_ignored(poison, place, monkeypatch):
     import hashlib
-    from engine.lang import parse
+    from engine.lang import grammar as parse
     grammar = parse._grammar()
     kept = place["tmp"] / "cache" / "kmo-rules" / "grammar"
     kept.mkdir(parents=True, mode=0o700)
@@ -581,7 +581,73 @@ def test_a_poisoned_parser_entry_is_ignored(poison, place, monkeypatch):
     (kept / parse._cache_name(grammar)).write_bytes(poison)
     parse._parser.cache_clear()
     try:
-        expr, problems = parse.parse_expression("min(a, 2) + 1", lambda o: None)
+        expr, problems = parse.parse_tree("min(a, 2) + 1", lambda o: None)
         assert problems == [] and type(expr).__name__ == "Binary"
     finally:
         parse._parser.cache_clear()
+
+
+# -- parsed expressions kept between runs ---------------------------------------------------------------------
+
+_PARSED_NODES = (
+    "import json, sys; from engine.pipeline import open_rules; from engine.lang.parsed import parse_ruleset; "
+    "book = open_rules(sys.argv[1]); out = []\n"
+    "for source in book.sources:\n"
+    "    parsed, problems = parse_ruleset(source)\n"
+    "    for section in ('rules', 'conditions', 'notes', 'outputs'):\n"
+    "        out += [(name, repr(d.expr), str(d.expr.span)) for name, d in getattr(parsed, section).items()]\n"
+    "print(json.dumps({'lark': 'lark' in sys.modules, 'nodes': out}))")
+
+
+def _parsed_in_a_process(folder: Path, cache: Path, **env) -> dict:
+    done = subprocess.run([sys.executable, "-c", _PARSED_NODES, str(folder)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120, env=dict(os.environ, XDG_CACHE_HOME=str(cache), PYTHONPATH=str(ROOT),
+                                                          **env))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def test_a_second_run_reads_every_expression_back_and_gets_the_same_nodes_at_the_same_places(place):
+    cache = place["tmp"] / "cache"
+    first = _parsed_in_a_process(place["folder"], cache)
+    again = _parsed_in_a_process(place["folder"], cache)
+    assert first["lark"] and not again["lark"]  # the second run never needed the grammar
+    assert again["nodes"] == first["nodes"] and len(first["nodes"]) > 50
+    kept = list((cache / "kmo-rules" / "parsed").iterdir())
+    assert len(kept) == 1 and stat.S_IMODE(kept[0].stat().st_mode) == 0o600
+
+
+def test_an_expression_moved_in_its_file_is_placed_where_it_now_stands(place):
+    cache = place["tmp"] / "cache"
+    before = {name: where for name, _, where in _parsed_in_a_process(place["folder"], cache)["nodes"]}
+    path = place["folder"] / BASE
+    path.write_text("# two lines\n# on top\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    after = _parsed_in_a_process(place["folder"], cache)
+    assert not after["lark"]
+    moved = {name: where for name, _, where in after["nodes"] if BASE in where}
+    assert moved and all(int(where.split(":")[1]) == int(before[name].split(":")[1]) + 2
+                         for name, where in moved.items() if BASE in before.get(name, ""))
+
+
+@pytest.mark.parametrize("poison", ["wrong digest", "not a form", "a node of no kind", "too deep"])
+def test_a_poisoned_entry_of_parsed_expressions_is_ignored(poison, place):
+    import hashlib
+    cache = place["tmp"] / "cache"
+    honest = _parsed_in_a_process(place["folder"], cache)
+    entry, = (cache / "kmo-rules" / "parsed").iterdir()
+    forms = json.loads(entry.read_bytes().partition(b"\n")[2])
+    deep: object = {"N": ["Name", "x", {"@": 0}]}
+    for _ in range(400):
+        deep = {"N": ["Not", deep, {"@": 0}]}
+    bad = {"not a form": [1, 2], "a node of no kind": {"N": ["Evil", {"@": 0}]}, "too deep": deep}
+    forms = {text: bad.get(poison, form) for text, form in forms.items()}
+    payload = json.dumps(forms).encode()
+    digest = b"0" * 64 if poison == "wrong digest" else hashlib.sha256(payload).hexdigest().encode()
+    entry.write_bytes(digest + b"\n" + payload)
+    assert _parsed_in_a_process(place["folder"], cache)["nodes"] == honest["nodes"]
+
+
+def test_no_parsed_expressions_are_kept_when_asked(place):
+    cache = place["tmp"] / "cache"
+    assert _parsed_in_a_process(place["folder"], cache, KMO_RULES_NO_CACHE="1")["lark"]
+    assert not (cache / "kmo-rules" / "parsed").exists()

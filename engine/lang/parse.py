@@ -1,124 +1,34 @@
 """Stage 2, parse: expression text -> AST nodes (`engine.nodes`), or diagnostics.
 
-The grammar is `grammar.lark`, built once per process (LALR, positions on);
-its parser tables are kept in the user's private cache folder (see
-`load.cache_read`), never in a shared one. No lark tree or token leaves this
-module. Spans are mapped from the offset inside the expression back to the
-rule file through the `place` callback given by the caller, so errors point
-at file:line:column.
+An expression is read by the grammar (`grammar.py`) the first time its text is
+seen; what the grammar made is kept, as JSON (never a pickle), in the user's
+private cache folder (see `load.cache_read`), keyed by the text alone, and
+read back from there by later runs: a rules folder opened again parses
+nothing, and lark is not even imported. Each node keeps the offset it was
+written at inside its text, and gets its file:line:column from the `place`
+callback of the caller, whichever way it came: a text read through the
+grammar is rebuilt from the same form the cache keeps, so both ways give
+the same nodes. Only expressions that parsed are kept; a syntax error is
+found by the grammar every time.
 
 An expression is at most MAX_EXPRESSION_CHARS long and MAX_EXPRESSION_DEPTH
-operations deep (the depth is measured on the parse tree, without recursion,
-before anything else walks it); a number has at most MAX_DIGITS significant
-digits and a duration at most MAX_DURATION of its unit.
-
-`parse_constant` reads a constant (a parameter's value, a table cell) with a
-few regular expressions when it is one literal, as the grammar would read it,
-and goes through the grammar only for anything else.
+operations deep. `parse_constant` reads a constant (a parameter's value, a
+table cell) that is one literal without the grammar (`literals.py`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-import sys
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
-from typing import Callable
-
-import lark
 
 from ..core import nodes
 from ..core.diagnostics import Diagnostic
-from ..source.load import (MAX_DIGITS, MAX_DURATION, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, cache_read, cache_write,
-                   significant_digits)
 from ..core.span import Span
 from ..core.values import Duration
-
-Place = Callable[[int], Span]
-
-# Friendly words for the terminals lark names when it expected something else.
-_TERMINAL_WORDS = {
-    "RPAR": "')'", "LPAR": "'('", "RSQB": "']'", "LSQB": "'['", "COMMA": "','", "DOT": "'.'",
-    "NAME": "a name", "INT": "a number", "DECIMAL": "a number", "MONEY": "an amount (EUR 100)",
-    "PERCENT": "a percentage (30 %)", "DATE": "a date (2024-01-01)", "DURATION": "a duration (10 days)",
-    "STRING": "a text in quotes", "COMPARE": "a comparison (==, <, ...)", "ADD": "'+' or '-'", "MUL": "'*' or '/'",
-    "THEN": "'then'", "ELSE": "'else'", "IF": "'if'", "IN": "'in'", "FOR": "'for'", "AND": "'and'", "OR": "'or'",
-    "NOT": "'not'", "MINUS": "'-'", "$END": "the end of the expression",
-}
-
-_OPTIONS = {"parser": "lalr", "propagate_positions": True, "maybe_placeholders": True}
-
-
-# -- the parser, its tables kept as JSON (never a pickle) in the private cache -------------------------------
-
-def _to_json(value):
-    """lark's serialized parser (dicts, lists, tuples, text, numbers) -> JSON that keeps tuples and int keys."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, list):
-        return {"l": [_to_json(v) for v in value]}
-    if isinstance(value, tuple):
-        return {"t": [_to_json(v) for v in value]}
-    if isinstance(value, dict):
-        return {"d": [[_to_json(k), _to_json(v)] for k, v in value.items()]}
-    raise TypeError(f"cannot keep a {type(value).__name__} as JSON")
-
-
-def _from_json(value):
-    if not isinstance(value, dict):
-        return value
-    (kind, items), = value.items()
-    if kind == "l":
-        return [_from_json(v) for v in items]
-    if kind == "t":
-        return tuple(_from_json(v) for v in items)
-    return {_from_json(k): _from_json(v) for k, v in items}
-
-
-def _grammar() -> str:
-    return Path(__file__).with_name("grammar.lark").read_text(encoding="utf-8")
-
-
-def _cache_name(grammar: str) -> str:
-    key = json.dumps([grammar, lark.__version__, sys.version_info[:2], sorted(_OPTIONS.items())])
-    return hashlib.sha256(key.encode("utf-8")).hexdigest() + ".json"
-
-
-def _cached_parser(grammar: str) -> lark.Lark | None:
-    """The parser from its tables in the private cache: only when the entry's digest matches its content."""
-    entry = cache_read("grammar", _cache_name(grammar))
-    if not entry or b"\n" not in entry:
-        return None
-    digest, _, payload = entry.partition(b"\n")
-    if hashlib.sha256(payload).hexdigest().encode("ascii") != digest:
-        return None
-    try:
-        saved = _from_json(json.loads(payload))
-        return lark.Lark._load_from_dict(saved["data"], saved["memo"])
-    except Exception:  # an entry of another lark: build anew
-        return None
-
-
-def _remember_parser(grammar: str, parser: lark.Lark) -> None:
-    try:
-        data, memo = parser.memo_serialize([lark.lexer.TerminalDef, lark.grammar.Rule])
-        payload = json.dumps(_to_json({"data": data, "memo": memo}), separators=(",", ":")).encode("utf-8")
-    except Exception:  # a lark that serializes otherwise: build each time
-        return
-    cache_write("grammar", _cache_name(grammar), hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)
-
-
-@lru_cache(maxsize=1)
-def _parser() -> lark.Lark:
-    grammar = _grammar()
-    parser = _cached_parser(grammar)
-    if parser is None:
-        parser = lark.Lark(grammar, **_OPTIONS)
-        _remember_parser(grammar, parser)
-    return parser
+from ..source.load import CACHE_ENTRY_BYTES, MAX_EXPRESSION_CHARS, MAX_EXPRESSION_DEPTH, cache_read, cache_write
+from .literals import SPLIT_HINT, Place, read_literal
 
 
 def dotted_path(expr) -> str | None:
@@ -131,237 +41,6 @@ def dotted_path(expr) -> str | None:
     return None
 
 
-# -- literals -----------------------------------------------------------------------------------------------
-
-def _number(text: str) -> Decimal:
-    return Decimal(text.replace("_", "").replace(" ", "").replace("\t", ""))
-
-
-_UNIT = re.compile(r"(days|day|months|month|years|year)$")
-_NUMBERS = frozenset(("money", "percent", "decimal", "int"))
-
-
-def literal(kind: str, text: str, span: Span, problems: list[Diagnostic]) -> nodes.Literal:
-    """One literal token as written -> its node (value None and a problem when it is out of bounds)."""
-    value = None
-    if kind in _NUMBERS and len(text) > MAX_DIGITS and significant_digits(text) > MAX_DIGITS:
-        problems.append(Diagnostic("number-too-long", f"the number {text[:40]}{'...' if len(text) > 40 else ''} "
-                                   f"has more than {MAX_DIGITS} significant digits", span,
-                                   f"a number has at most {MAX_DIGITS} significant digits"))
-    elif kind == "money":
-        value = _number(text[3:])
-    elif kind == "percent":
-        value = _number(text.rstrip("%")) / 100
-    elif kind == "decimal":
-        value = _number(text)
-    elif kind == "int":
-        value = int(text.replace("_", "").lstrip("0") or "0")
-    elif kind == "duration":
-        digits = "".join(ch for ch in text if ch.isdigit()).lstrip("0") or "0"
-        unit = _UNIT.search(text).group(1)
-        unit = unit if unit.endswith("s") else unit + "s"
-        amount = int(digits) if len(digits) <= 12 else None
-        if amount is None or amount > MAX_DURATION[unit]:
-            problems.append(Diagnostic("duration-too-long", f"the duration {text[:40]} is too long", span,
-                                       f"a duration is at most {MAX_DURATION[unit]:,} {unit}"))
-        else:
-            value = Duration(**{unit: amount})
-    elif kind == "date":
-        try:
-            value = date.fromisoformat(text)
-        except ValueError:
-            value = None  # reported by the checker as an impossible date
-    elif kind == "string":
-        value = text[1:-1]
-    elif kind == "bool":
-        value = text == "true"
-    return nodes.Literal(kind, value, text, span)
-
-
-class _ToNodes(lark.Transformer):
-    """lark tree -> frozen nodes; each method names the grammar alternative it handles."""
-
-    def __init__(self, place: Place):
-        super().__init__()
-        self.place = place
-        self.problems: list[Diagnostic] = []
-
-    def _span(self, meta) -> Span:
-        return self.place(getattr(meta, "start_pos", 0) or 0)
-
-    def _literal(self, kind: str, meta, children) -> nodes.Literal:
-        return literal(kind, str(children[0]), self._span(meta), self.problems)
-
-    # literal: MONEY -> money, ...
-    @lark.v_args(meta=True)
-    def money(self, meta, children):
-        return self._literal("money", meta, children)
-
-    @lark.v_args(meta=True)
-    def percent(self, meta, children):
-        return self._literal("percent", meta, children)
-
-    @lark.v_args(meta=True)
-    def duration(self, meta, children):
-        return self._literal("duration", meta, children)
-
-    @lark.v_args(meta=True)
-    def date(self, meta, children):
-        return self._literal("date", meta, children)
-
-    @lark.v_args(meta=True)
-    def decimal(self, meta, children):
-        return self._literal("decimal", meta, children)
-
-    @lark.v_args(meta=True)
-    def integer(self, meta, children):
-        return self._literal("int", meta, children)
-
-    @lark.v_args(meta=True)
-    def string(self, meta, children):
-        return self._literal("string", meta, children)
-
-    @lark.v_args(meta=True)
-    def true(self, meta, children):
-        return nodes.Literal("bool", True, "true", self._span(meta))
-
-    @lark.v_args(meta=True)
-    def false(self, meta, children):
-        return nodes.Literal("bool", False, "false", self._span(meta))
-
-    @lark.v_args(meta=True)
-    def null(self, meta, children):
-        return nodes.Literal("null", None, "null", self._span(meta))
-
-    @lark.v_args(meta=True)
-    def name(self, meta, children):
-        return nodes.Name(str(children[0]), self._span(meta))
-
-    @lark.v_args(meta=True)
-    def field(self, meta, children):
-        return nodes.Field(children[0], str(children[1]), self.place(children[1].start_pos))
-
-    @lark.v_args(meta=True)
-    def index(self, meta, children):
-        return nodes.Index(children[0], children[1], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def negate(self, meta, children):
-        return nodes.Negate(children[0], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def binary(self, meta, children):
-        left, op, right = children
-        return nodes.Binary(str(op), left, right, self.place(op.start_pos))
-
-    @lark.v_args(meta=True)
-    def compare(self, meta, children):
-        left, op, right = children
-        return nodes.Compare(str(op), left, right, self.place(op.start_pos))
-
-    @lark.v_args(meta=True)
-    def member(self, meta, children):
-        return nodes.Member(children[0], children[1], False, self._span(meta))
-
-    @lark.v_args(meta=True)
-    def not_member(self, meta, children):
-        return nodes.Member(children[0], children[1], True, self._span(meta))
-
-    @lark.v_args(meta=True)
-    def and_op(self, meta, children):
-        return nodes.And(children[0], children[1], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def or_op(self, meta, children):
-        return nodes.Or(children[0], children[1], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def not_op(self, meta, children):
-        return nodes.Not(children[0], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def if_expr(self, meta, children):
-        return nodes.If(children[0], children[1], children[2], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def call(self, meta, children):
-        function, *args = children
-        args = tuple(a for a in args if a is not None)
-        return nodes.Call(str(function), args, self._span(meta))
-
-    @lark.v_args(meta=True)
-    def aggregate(self, meta, children):
-        function, body, variable, source, condition = children
-        return nodes.Aggregate(str(function), body, str(variable), source, condition, self._span(meta))
-
-    @lark.v_args(meta=True)
-    def list_of(self, meta, children):
-        return nodes.ListOf(tuple(c for c in children if c is not None), self._span(meta))
-
-
-def _expected_words(expected) -> str:
-    words = sorted({_TERMINAL_WORDS.get(t, f"'{t.lower()}'") for t in expected if not t.startswith("__")})
-    if len(words) > 6:
-        words = words[:6] + ["..."]
-    return ", ".join(words)
-
-
-_OPENERS = {"(": ")", "[": "]"}
-_VALUE_STARTS = {"NAME", "INT", "DECIMAL", "MONEY", "PERCENT", "DATE", "DURATION", "STRING", "LPAR", "LSQB", "NOT",
-                 "TRUE", "FALSE", "NULL"}
-
-
-def _unclosed(text: str) -> int | None:
-    """The offset of the last bracket that is never closed, if any (quotes skipped)."""
-    stack, quote = [], None
-    for i, ch in enumerate(text):
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "'\"":
-            quote = ch
-        elif ch in _OPENERS:
-            stack.append(i)
-        elif ch in ")]" and stack:
-            stack.pop()
-    return stack[-1] if stack else None
-
-
-def _unexpected_token(text: str, error: lark.UnexpectedToken, place: Place) -> Diagnostic:
-    """A token the grammar did not expect -> what an analyst would call the mistake."""
-    token = error.token
-    if token.type == "$END":
-        opened = _unclosed(text)
-        if opened is not None:
-            return Diagnostic("syntax", f"this '{text[opened]}' is never closed with '{_OPENERS[text[opened]]}'",
-                              place(opened))
-        return Diagnostic("syntax", f"the expression ends too early; expected {_expected_words(error.expected)}",
-                          place(len(text.rstrip())))
-    before = text[:token.start_pos].rstrip()
-    if str(token) == "=":
-        return Diagnostic("syntax", "unexpected '='", place(token.start_pos), "compare with '==', not '='")
-    if before and (before[-1].isalnum() or before[-1] in "_)]%'\"") and token.type in _VALUE_STARTS:
-        if token.type == "NAME" and before[-1].isdigit():
-            return Diagnostic("syntax", f"unexpected '{token}' after a number", place(token.start_pos),
-                              "write durations as 30 days, 3 months or 1 year, rates as 30 % and money as EUR 100")
-        return Diagnostic("syntax", f"'{token}' follows a value with no operator in between", place(token.start_pos),
-                          "put an operator such as +, *, == or and between them; "
-                          "a name is one word, its parts joined by _")
-    return Diagnostic("syntax", f"unexpected '{token}'; expected {_expected_words(error.expected)}",
-                      place(token.start_pos))
-
-
-_SPLIT_HINT = "split it into named rules, each used by name in the next"
-
-
-def _too_deep(tree: lark.Tree) -> bool:
-    """Whether operations nest more than MAX_EXPRESSION_DEPTH deep (walked with a list, never recursively)."""
-    todo = [(tree, 1)]
-    while todo:
-        node, depth = todo.pop()
-        if depth > MAX_EXPRESSION_DEPTH:
-            return True
-        todo.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
-    return False
 
 
 def parse_expression(text: str, place: Place) -> tuple[nodes.Expr | None, list[Diagnostic]]:
@@ -370,71 +49,22 @@ def parse_expression(text: str, place: Place) -> tuple[nodes.Expr | None, list[D
         return None, [Diagnostic("syntax", "the expression is empty", place(0))]
     if len(text) > MAX_EXPRESSION_CHARS:
         return None, [Diagnostic("expression-too-long", f"the expression is {len(text):,} characters long; "
-                                 f"an expression has at most {MAX_EXPRESSION_CHARS:,}", place(0), _SPLIT_HINT)]
-    try:
-        tree = _parser().parse(text)
-    except lark.UnexpectedCharacters as error:
-        char = text[error.pos_in_stream] if error.pos_in_stream < len(text) else ""
-        hint = None
-        if char == "=" :
-            hint = "compare with '==', not '='"
-        elif char == "&" or char == "|":
-            hint = "write 'and' / 'or'"
-        elif char == "€":
-            hint = "write amounts as EUR 100"
-        elif text.startswith("EUR", error.pos_in_stream):
-            hint = "money is written with EUR first: EUR 100"
-        elif char.isupper():
-            hint = "names are written in lower case"
-        return None, [Diagnostic("syntax", f"unexpected character '{char}'", place(error.pos_in_stream), hint)]
-    except lark.UnexpectedToken as error:
-        return None, [_unexpected_token(text, error, place)]
-    except lark.UnexpectedInput as error:  # pragma: no cover - other lark input errors
-        return None, [Diagnostic("syntax", str(error).splitlines()[0], place(getattr(error, "pos_in_stream", 0) or 0))]
-    if _too_deep(tree):
-        return None, [Diagnostic("expression-too-deep", f"the expression nests operations more than "
-                                 f"{MAX_EXPRESSION_DEPTH} deep", place(0), _SPLIT_HINT)]
-    builder = _ToNodes(place)
-    expr = builder.transform(tree)
-    return (None, builder.problems) if builder.problems else (expr, [])
-
-
-# -- constants: one literal read without the grammar -----------------------------------------------------------
-
-_WS = "[ \t\f\r\n]*"  # the white space the grammar ignores
-# The grammar's literal terminals, in the order its lexer tries them (priority, then length of the pattern):
-# the first that matches at the start is the token, as in the lexer.
-_TOKENS = [(kind, re.compile(pattern)) for kind, pattern in (
-    ("money", r"EUR[ \t]*\d[\d_]*(\.\d+)?"),
-    ("date", r"\d{4}-\d{2}-\d{2}"),
-    ("duration", r"\d+[ \t]*(days|day|months|month|years|year)\b"),
-    ("percent", r"\d[\d_]*(\.\d+)?[ \t]*%"),
-    ("decimal", r"\d[\d_]*\.\d+"),
-    ("int", r"\d[\d_]*"),
-    ("string", r"\"[^\"\n]*\"|'[^'\n]*'"),
-)]
-_LEADING = re.compile(_WS)
-_KEYWORDS = {"true": "bool", "false": "bool", "null": "null"}
-
-
-def read_literal(text: str, place: Place, problems: list[Diagnostic]) -> nodes.Literal | None:
-    """A text that is one literal (EUR 100.50, 30 %, 10 days, 2024-01-01, 1.5, 12, "x", true, null) -> the
-    same node the grammar would make; None for anything else."""
-    start = _LEADING.match(text).end()
-    stop = len(text.rstrip(" \t\f\r\n"))
-    if start >= stop:
-        return None
-    word = text[start:stop]
-    if word in _KEYWORDS:
-        kind = _KEYWORDS[word]
-        return nodes.Literal(kind, word == "true" if kind == "bool" else None, word, place(start))
-    for kind, pattern in _TOKENS:
-        match = pattern.match(text, start)
-        if match:
-            if match.end() != stop:
-                return None  # more than one token: an expression, for the grammar
-            return literal(kind, match.group(0), place(start), problems)
-    return None
+                                 f"an expression has at most {MAX_EXPRESSION_CHARS:,}", place(0), SPLIT_HINT)]
+    kept = _kept()
+    form = kept.get(text)
+    if form is not None:
+        try:
+            return _rebuilt(form, place), []
+        except (KeyError, TypeError, ValueError, RecursionError):  # an entry this engine cannot read: parse anew
+            del kept[text]
+    from .grammar import parse_tree
+    expr, problems = parse_tree(text, _offset)
+    if expr is None:
+        return None, [_placed(problem, place) for problem in problems]
+    form = _form(expr)
+    kept[text] = form
+    _STORE["added"] = True
+    return _rebuilt(form, place), []
 
 
 def parse_constant(text: str, place: Place) -> tuple[nodes.Expr | None, list[Diagnostic]]:
@@ -446,3 +76,114 @@ def parse_constant(text: str, place: Place) -> tuple[nodes.Expr | None, list[Dia
         if found is not None:
             return (None, problems) if problems else (found, [])
     return parse_expression(text, place)
+
+
+# -- what the grammar made, kept between runs -----------------------------------------------------------------
+
+_OFFSET_FILE = "\0offset"  # a span that holds an offset inside the text, not yet a place in a file
+
+
+def _offset(offset: int) -> Span:
+    return Span(_OFFSET_FILE, 0, offset)
+
+
+def _placed(problem: Diagnostic, place: Place) -> Diagnostic:
+    """A diagnostic of the grammar (at an offset) at its place in the rule file."""
+    span = problem.span
+    if span is not None and span.file == _OFFSET_FILE:
+        from dataclasses import replace
+        return replace(problem, span=place(span.column))
+    return problem
+
+
+_NODE_TYPES = {cls.__name__: cls for cls in nodes.EXPR_TYPES}
+_DEEPEST = 3 * MAX_EXPRESSION_DEPTH + 10  # nodes and tuples inside each other in a form: more is not ours
+
+
+def _form(value):
+    """Nodes whose spans hold offsets -> the JSON form the cache keeps."""
+    if value is None or value.__class__ in (bool, int, str):
+        return value
+    if isinstance(value, Span):
+        return {"@": value.column}
+    if isinstance(value, Decimal):
+        return {"D": str(value)}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, Duration):
+        return {"P": [value.years, value.months, value.days]}
+    if isinstance(value, tuple):
+        return {"T": [_form(item) for item in value]}
+    if isinstance(value, nodes.EXPR_TYPES):
+        return {"N": [type(value).__name__] + [_form(getattr(value, slot)) for slot in value.__slots__]}
+    raise TypeError(f"cannot keep a {type(value).__name__}")
+
+
+def _rebuilt(form, place: Place, depth: int = 0):
+    """The JSON form -> nodes, each span the place of its offset."""
+    if not isinstance(form, dict):
+        if form is None or form.__class__ in (bool, int, str):
+            return form
+        raise ValueError("not a form")
+    if depth > _DEEPEST:
+        raise ValueError("nested too deeply")
+    (tag, inner), = form.items()
+    if tag == "N":
+        return _NODE_TYPES[inner[0]](*(_rebuilt(item, place, depth + 1) for item in inner[1:]))
+    if tag == "@":
+        return place(int(inner))
+    if tag == "D":
+        return Decimal(inner)
+    if tag == "d":
+        return date.fromisoformat(inner)
+    if tag == "P":
+        years, months, days = (int(part) for part in inner)
+        return Duration(years, months, days)
+    if tag == "T":
+        return tuple(_rebuilt(item, place, depth + 1) for item in inner)
+    raise ValueError(f"no form {tag!r}")
+
+
+_STORE: dict = {}  # "forms": text -> its form (read from the cache on first use); "added": forms to write
+
+
+def _store_name() -> str:
+    """The cache entry for this engine's forms: named by the grammar and the code that makes and reads them,
+    so that a changed engine never reads another's."""
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in (here / "grammar.lark", here / "grammar.py", here / "literals.py", Path(__file__),
+                 here.parent / "core" / "nodes.py"):
+        digest.update(path.read_bytes())
+    return digest.hexdigest() + ".json"
+
+
+def _kept() -> dict:
+    forms = _STORE.get("forms")
+    if forms is None:
+        forms = _STORE["forms"] = {}
+        entry = cache_read("parsed", _store_name())
+        if entry and b"\n" in entry:
+            digest, _, payload = entry.partition(b"\n")
+            if hashlib.sha256(payload).hexdigest().encode("ascii") == digest:
+                try:
+                    found = json.loads(payload)
+                except ValueError:
+                    found = None
+                if isinstance(found, dict):
+                    forms.update(found)
+    return forms
+
+
+def keep_parsed() -> None:
+    """Write the forms the grammar made since the last call to the cache (whole, or none when they would
+    not fit one entry: the most recent ones are then kept)."""
+    if not _STORE.pop("added", False):
+        return
+    forms = _STORE.get("forms", {})
+    payload = json.dumps(forms, separators=(",", ":")).encode("utf-8")
+    while len(payload) > CACHE_ENTRY_BYTES - 100 and forms:
+        for text in list(forms)[:max(1, len(forms) // 4)]:  # the oldest quarter goes
+            del forms[text]
+        payload = json.dumps(forms, separators=(",", ":")).encode("utf-8")
+    cache_write("parsed", _store_name(), hashlib.sha256(payload).hexdigest().encode("ascii") + b"\n" + payload)

@@ -27,7 +27,7 @@ from ..core.diagnostics import Diagnostic
 from ..core.kinds import BY_ID, EXPRESSION_KINDS, Kind
 from ..core.span import Span
 from ..source.load import PosDict, building
-from .parse import dotted_path, parse_constant, parse_expression
+from .parse import dotted_path, keep_parsed, parse_constant, parse_expression
 from ..source.source import Item, Row, RuleSource, Text, text_at
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -357,7 +357,10 @@ def _with_dotted_names(definition: ParsedDefinition, dotted: frozenset) -> Parse
 def parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:
     """Every expression of a version parsed; syntax errors collected, not raised."""
     with building():
-        return _parse_ruleset(source)
+        try:
+            return _parse_ruleset(source)
+        finally:
+            keep_parsed()  # what the grammar read, for the next run
 
 
 def _parse_ruleset(source: RuleSource) -> tuple[ParsedRuleSet, list[Diagnostic]]:

@@ -991,7 +991,7 @@ def load_rule_file(path: Path, shown_as: str, schema_path: Path, root: Path | No
 # others, reached without following a symbolic link, is used; an entry is used only when its content is the
 # digest it must hold. Anything else, or KMO_RULES_NO_CACHE=1, means working without it.
 
-_CACHE_ENTRY_BYTES = 1 << 20
+CACHE_ENTRY_BYTES = 1 << 20
 _DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -1069,9 +1069,9 @@ def cache_read(folder: str, name: str) -> bytes | None:
         os.close(directory)
     try:
         status = os.fstat(fd)
-        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_size > _CACHE_ENTRY_BYTES:
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid() or status.st_size > CACHE_ENTRY_BYTES:
             return None
-        return _read_bounded(fd, _CACHE_ENTRY_BYTES)
+        return _read_bounded(fd, CACHE_ENTRY_BYTES)
     except OSError:
         return None
     finally:
