@@ -240,6 +240,13 @@ def main(argv: list[str] | None = None) -> int:
         throughput = wall_us[1] / wall_us[2]
         print(f"  throughput --jobs 2 / --jobs 1 (wall clock):                         {throughput:5.2f}  "
               f"(at least 1.7: {'met' if throughput >= 1.7 else 'NOT met'})")
+        # the same once the rules are open: each run less a run of the same command on one case
+        one_case = folder / "one.jsonl"
+        _write(one_case, lines[:1])
+        start_up = {jobs: statistics.median(_run_cli(cli, one_case, jobs)[0] for _ in range(3)) for jobs in (1, 2)}
+        flowing = {jobs: statistics.median(walls[jobs]) - start_up[jobs] for jobs in (1, 2)}
+        print(f"  the same without the start-up (each run less a run on one case: "
+              f"{start_up[1] * 1000:.0f} / {start_up[2] * 1000:.0f} ms): {flowing[1] / flowing[2]:5.2f}")
         for jobs in (1, 2):
             if peaks[jobs] and peaks[jobs][0] is not None:
                 print(f"  peak memory of the whole run, CLI --jobs {jobs} (every process):         "
