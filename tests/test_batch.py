@@ -248,3 +248,10 @@ def test_a_reader_that_stops_early_ends_the_run_quietly(long_file):
     done = subprocess.run(f"'{sys.executable}' -m engine evaluate '{path}' --jobs 2 | head -n 3", shell=True,
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert len(done.stdout.splitlines()) == 3 and "Traceback" not in done.stderr
+
+
+def test_json_lines_on_standard_input_on_two_jobs_give_the_lines_of_a_file(long_file):
+    path, _ = long_file
+    from_file = _command("evaluate", path, "--jobs", "2", "--keep-going")
+    from_stdin = _command("evaluate", "-", "--jobs", "2", "--keep-going", stdin=path.read_text())
+    assert from_stdin[0] == from_file[0] == 1 and from_stdin[1] == from_file[1]

@@ -4,6 +4,11 @@ The rules are opened once per process. With `jobs` above one, worker
 processes each open the same rules folder once and decide chunks of cases;
 at most a few chunks per worker are in flight, so memory stays flat however
 long the input is, and results come back in the order the cases went in.
+
+Two ways in: `evaluate_many` (cases as data -> Decisions, for the Python
+API), and `write_blocks` (JSON Lines, cut into blocks of whole lines, ->
+output lines, for the command line), where a worker reads its block of a
+file where it lies and writes its decisions to the output itself, in turn.
 """
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ import json
 import os
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from datetime import date
@@ -39,7 +43,6 @@ class LineResult:
     line: int
     decision: str | None
     problems: tuple[CaseProblem, ...] = ()
-    count: int = 1  # with decide_lines(blocks=True): the lines a block of decisions holds, one per line
 
     def error_json(self) -> str:
         """The contract's error line: {"line": N, "problems": [{"path", "message"}]}."""
@@ -173,39 +176,6 @@ class LineDecider:
             return LineResult(number, decided)
         return decide_line(self.book, number, text, self.explain, self.lang, self.day)
 
-    def chunk(self, chunk):
-        """A chunk of lines, as (their numbers, their text joined by newlines). When every line was decided,
-        the decisions come back as one text of lines (one object to send between processes, not a
-        thousand); otherwise each line's result."""
-        numbers, joined = chunk
-        texts = joined.split("\n")
-        decide, written = self.text, []
-        for text in texts:
-            decided = decide(text)
-            if decided is None:
-                break
-            written.append(decided)
-        else:
-            return (numbers[0] if numbers else 0), numbers, "\n".join(written)
-        done = [LineResult(number, text) for number, text in zip(numbers, written)]
-        return done + [self.line(number, text) for number, text in zip(numbers[len(done):], texts[len(done):])]
-
-
-def _decide_chunk(chunk):
-    """A chunk of lines decided in a worker (see LineDecider.chunk)."""
-    return _WORKER["decider"].chunk(chunk)
-
-
-def _lines_of(answer, blocks: bool = False) -> list[LineResult]:
-    """What `_decide_chunk` sent back -> a LineResult per line (with `blocks`, one for a chunk all decided)."""
-    if isinstance(answer, list):
-        return answer
-    first, numbers, text = answer
-    if blocks:
-        return [LineResult(first, text, (), len(numbers))]
-    return [LineResult(number, decision) for number, decision in zip(numbers, text.split("\n"))]
-
-
 def _decide_cases(chunk: list) -> list:
     book = _WORKER["book"]
     explain, lang, on = _WORKER["options"]
@@ -260,25 +230,6 @@ def _pool(jobs: int, book, explain: bool, lang: str, on):
     return _context().Pool(jobs, initializer=_open_in_worker, initargs=(book, explain, lang, on))
 
 
-def decide_lines(book, lines: Iterable[str], *, jobs: int = 1, explain: bool = False, lang: str = "en",
-                 on=None, blocks: bool = False) -> Iterator[LineResult]:
-    """JSON Lines (blank lines skipped) -> a LineResult per case, in input order. With `blocks` (for a writer
-    that only copies them out), a chunk whose cases were all decided comes as one result: its decisions as
-    lines of one text, `count` of them."""
-    numbered = ((n, text) for n, text in enumerate(lines, start=1) if text.strip())
-    packed = ((tuple(n for n, _ in chunk), "\n".join(text.rstrip("\r\n") for _, text in chunk))
-              for chunk in _chunks(numbered, CHUNK))
-    day = on.isoformat() if on else None
-    if jobs <= 1:
-        decider = LineDecider(book, explain, lang, day)
-        for chunk in packed:
-            yield from _lines_of(decider.chunk(chunk), blocks)
-        return
-    pool = _pool(jobs, book, explain, lang, day)
-    yield from _closing(pool, (line for answer in _in_order(pool, _decide_chunk, packed, jobs, whole=True)
-                               for line in _lines_of(answer, blocks)))
-
-
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
                   on=None, keep_going: bool = False) -> Iterator:
     """Cases -> their decisions, in input order; each under the version in force on its own date.
@@ -324,12 +275,6 @@ def _closing(pool, results: Iterator) -> Iterator:
     else:
         pool.close()
         pool.join()
-
-
-def lines_of(path: Path | str) -> Iterator[str]:
-    """The lines of a JSON Lines file, read lazily."""
-    with open(path, encoding="utf-8") as handle:
-        yield from handle
 
 
 # -- JSON Lines from a file to a file, on every core ----------------------------------------------------------
