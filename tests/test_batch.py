@@ -255,3 +255,12 @@ def test_json_lines_on_standard_input_on_two_jobs_give_the_lines_of_a_file(long_
     from_file = _command("evaluate", path, "--jobs", "2", "--keep-going")
     from_stdin = _command("evaluate", "-", "--jobs", "2", "--keep-going", stdin=path.read_text())
     assert from_stdin[0] == from_file[0] == 1 and from_stdin[1] == from_file[1]
+
+
+def test_a_file_cut_short_while_a_batch_reads_it_is_an_error_not_a_traceback(long_file, tmp_path):
+    from engine.run.batch import Block, InputChanged
+    path = tmp_path / "shrinking.jsonl"
+    path.write_text("\n".join(LINES[:10]) + "\n")
+    block = Block(0, 1, None, str(path), 0, path.stat().st_size + 100)  # as if the file had been longer
+    with pytest.raises(InputChanged, match="changed while it was read"):
+        block.lines()

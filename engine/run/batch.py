@@ -306,8 +306,18 @@ class Block:
     def lines(self) -> list[str]:
         text = self.text
         if text is None:
-            text = os.pread(_opened(self.path), self.size, self.offset).decode("utf-8")
+            data = os.pread(_opened(self.path), self.size, self.offset)
+            try:
+                if len(data) != self.size:
+                    raise ValueError
+                text = data.decode("utf-8")
+            except ValueError:
+                raise InputChanged(f"{self.path}: the file changed while it was read (line {self.first} on)") from None
         return text.split("\n")
+
+
+class InputChanged(KmoRulesError):
+    """A JSON Lines file that was cut short or rewritten while a batch read it."""
 
 
 _OPENED: dict[str, int] = {}  # in a worker: the input file, opened once
@@ -324,6 +334,7 @@ def file_blocks(path: str, with_text: bool = True, longest: int | None = None) -
     """A JSON Lines file -> its blocks, read once here (to find where lines end and check they are UTF-8);
     without `with_text`, each block says where it lies instead of carrying its text. A line longer than
     `longest` bytes raises ValueError naming it."""
+    with_text = with_text or not hasattr(os, "pread")  # a worker reads its block where it lies only with pread
     with open(path, "rb") as handle:
         index, first, offset = 0, 1, 0
         while True:
