@@ -264,3 +264,22 @@ def test_a_file_cut_short_while_a_batch_reads_it_is_an_error_not_a_traceback(lon
     block = Block(0, 1, None, str(path), 0, path.stat().st_size + 100)  # as if the file had been longer
     with pytest.raises(InputChanged, match="changed while it was read"):
         block.lines()
+
+
+def test_a_terminal_sees_the_count_grow_then_the_summary(long_file, monkeypatch):
+    import itertools
+    import time
+    path, lines = long_file
+    seconds = itertools.count()
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(seconds)))  # a second passes at every look
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    out, err = io.StringIO(), Terminal()
+    assert run(["evaluate", str(path), "--jobs", "1", "--keep-going"], io.StringIO(), out, err) == 1
+    shown = err.getvalue()
+    counts = [int(part.split(" cases")[0].replace(",", "")) for part in shown.split("\r")[1:-1]]
+    assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] < len(lines)
+    assert shown.endswith(f"\r\x1b[K{len(lines) - 1:,} cases: {len(lines) - 2:,} decided, 1 invalid, "
+                          + shown.rsplit("invalid, ", 1)[1])
