@@ -12,17 +12,12 @@ from corpus import case_json, generate_cases, year_spec
 from engine import CaseError, load_ruleset, open_rules
 from engine.run.batch import CHUNK, IN_FLIGHT_PER_JOB
 from engine.cli import run
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = generate_cases(year_spec(300, 5, 2024)) + generate_cases(year_spec(200, 6, 2019))
 LINES = [case_json(c) for c in CASES]
 BAD = json.dumps({"application_date": "2024-06-10", "enterprise": {}, "project": {}})
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -283,3 +278,20 @@ def test_a_terminal_sees_the_count_grow_then_the_summary(long_file, monkeypatch)
     assert len(counts) >= 2 and counts == sorted(counts) and counts[-1] < len(lines)
     assert shown.endswith(f"\r\x1b[K{len(lines) - 1:,} cases: {len(lines) - 2:,} decided, 1 invalid, "
                           + shown.rsplit("invalid, ", 1)[1])
+
+
+def test_the_fields_no_output_may_take_are_the_ones_a_decision_writes_itself():
+    from engine.core.kinds import DECISION_FIELDS
+    decision = open_rules().evaluate(CASES[0])
+    written = decision.to_dict()
+    assert tuple(key for key in written if key not in decision.outputs) == DECISION_FIELDS
+
+
+def test_explanations_in_json_lines_are_the_apis_on_two_jobs(tmp_path):
+    path = tmp_path / "cases.jsonl"
+    path.write_text("\n".join(LINES[:20]) + "\n")
+    book = open_rules()
+    expected = [json.loads(json.dumps(book.evaluate(json.loads(line), explain=True, lang="nl").to_dict()))
+                for line in LINES[:20]]
+    status, out, _ = _command("evaluate", path, "--explain", "--lang", "nl", "--jobs", "2")
+    assert status == 0 and _decisions(out) == expected and expected[0]["explanation"]["lang"] == "nl"

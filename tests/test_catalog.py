@@ -4,7 +4,6 @@ A third, tiny scheme is written here into a copy of the bundled catalog (its own
 one language, the de-minimis module imported) and goes through every command: the Python knows none of it.
 """
 import ast
-import io
 import json
 import re
 import shutil
@@ -15,18 +14,12 @@ from pathlib import Path
 import pytest
 
 from engine import SchemeNotFound, list_schemes, load_ruleset, open_rules
-from engine.cli import run
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
 ENGINE = ROOT / "engine"
 EXAMPLES = ROOT / "examples"
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def groei_case(**changes):

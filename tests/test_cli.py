@@ -1,5 +1,4 @@
 """`kmo-rules evaluate`, `versions` and `show` as a portal developer or batch job uses them."""
-import io
 import json
 import subprocess
 import sys
@@ -7,16 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import run
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "small-cybersecurity-training.json"
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def test_evaluate_prints_the_contract_decision():

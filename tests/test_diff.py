@@ -5,7 +5,6 @@ one Markdown, one JSON) live in tests/snapshots/test_diff/; after a deliberate
 change of the rules or of the rendering, read the new text and accept it with
 `pytest --snapshot-update`.
 """
-import io
 import json
 import shutil
 from pathlib import Path
@@ -13,21 +12,15 @@ from pathlib import Path
 import pytest
 
 from engine.audit.audit_render import diff_data, render_diff_markdown, render_diff_text
-from engine.cli import run
 from engine.core.diagnostics import VersionNotFound
 from engine.audit.semantic_diff import diff, diff_versions, resolve_version
 from engine.pipeline import open_rules
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "test_diff"
 VERSIONS = [source.version for source in open_rules().sources]  # the scheme's own and its modules' changes
 PAIRS = list(zip(VERSIONS, VERSIONS[1:]))
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run(list(argv), io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 # -- snapshots ---------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pytest
 
 from engine import ArgumentError, CaseError, KmoRulesError, load_ruleset
 from engine.cli import run
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "small-cybersecurity-training.json"
@@ -28,12 +29,6 @@ EXAMPLE = ROOT / "examples" / "small-cybersecurity-training.json"
 
 def example() -> dict:
     return json.loads(EXAMPLE.read_text(), parse_float=Decimal)
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

@@ -7,16 +7,15 @@ cybersecurity from February 2026, public bodies holding 30 %, a form without leg
 2016, a service that is not on the list; and notes: the size class fixed for the year, an aid withdrawn after the
 application, the de minimis ceiling. The whole explanations of three examples are snapshots in tests/test_explain.py.
 """
-import copy
-import io
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from engine.cli import run
 from engine.pipeline import open_rules
+
+import helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEME = "kmo-portefeuille"
@@ -46,36 +45,24 @@ trader limited private general cooperative adapted work government flemish susta
 internationalisation strategy business literacy financial exam networking study licence driving pilot subscription
 hypnosis astrology reflexology meridian theory fixed size class window looked back grant end
 """.split())
-WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-CODE_IN_BRACKETS = re.compile(r"\[[a-z][a-z0-9_]+\]")  # [legal_form_excluded]; the marks [v], [x] and [!] are not codes
 CASE_PATH = re.compile(r"\b(?:enterprise|project|sme|de_minimis|prior_aid)(?:\[\])?\.[a-z_]")
 
 
 def explain(case_path: Path, lang: str, *extra: str) -> str:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(["evaluate", str(case_path), "--scheme", SCHEME, "--format", "text", "--explain",
-                  "--lang", lang, *extra], io.StringIO(), out, err)
-    assert (status, err.getvalue()) == (0, "")
-    return out.getvalue()
+    return helpers.explained(case_path, SCHEME, lang, *extra)
 
 
 def codes_left_in(text: str) -> list[str]:
     """The reason codes in brackets, case paths and names with an underscore a text still holds, with their line."""
     found = []
     for line in text.splitlines():
-        codes = CODE_IN_BRACKETS.findall(line) + CASE_PATH.findall(line) + (["_"] if "_" in line else [])
+        codes = helpers.CODE_IN_BRACKETS.findall(line) + CASE_PATH.findall(line) + (["_"] if "_" in line else [])
         found += [f"{codes}: {line.strip()}"] if codes else []
     return found
 
 
 def english_left_in(text: str) -> list[str]:
-    """The English words, reason codes in brackets and case paths a Dutch text still holds, with their line."""
-    found = []
-    for line in text.splitlines():
-        words = {w for w in WORD.findall(line) if w.lower() in ENGLISH}
-        codes = CODE_IN_BRACKETS.findall(line) + CASE_PATH.findall(line) + (["_"] if "_" in line else [])
-        found += [f"{sorted(words) + codes}: {line.strip()}"] if words or codes else []
-    return found
+    return helpers.english_left_in(text, ENGLISH, CASE_PATH)
 
 
 def _base(name: str) -> dict:
@@ -84,14 +71,7 @@ def _base(name: str) -> dict:
 
 def _changed(base: str, **changes) -> dict:
     """A base case with some fields set; a key names its path with double underscores (project__costs)."""
-    case = copy.deepcopy(_base(base))
-    for key, value in changes.items():
-        *parents, last = key.split("__")
-        node = case
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return case
+    return helpers.with_changes(_base(base), changes, "__")
 
 
 LATE_2026 = {"application_date": "2026-03-09", "project__start_date": "2026-03-02"}

@@ -5,15 +5,15 @@ The snapshots in tests/snapshots/test_explain_groeisubsidie/ are the person's ex
 shared examples (NAME.LANG.person.txt); regenerate them with
 `pytest tests/test_explain_groeisubsidie.py --snapshot-update` and read every one before accepting it.
 """
-import io
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from engine.cli import run
 from engine.pipeline import open_rules
+
+import helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEME = "kmo-groeisubsidie"
@@ -38,17 +38,11 @@ counts counted granted right arises fiscal current previous road freight include
 turnover balance sheet total units linked related scheme aid prior paid tranche tranches eligible refused reason
 reasons conditions condition notes note how amounts found see above decision rules force until whole
 """.split())
-WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-CODE_IN_BRACKETS = re.compile(r"\[[a-z][a-z0-9_]+\]")  # [legal_form_excluded]; the marks [v] and [x] are not codes
 CASE_PATH = re.compile(r"\b(?:enterprise|advice|hire|theme|application_date|sme|de_minimis)\.[a-z_]")
 
 
 def explain(case_path: Path, lang: str, *extra: str) -> str:
-    out, err = io.StringIO(), io.StringIO()
-    status = run(["evaluate", str(case_path), "--scheme", SCHEME, "--format", "text", "--explain",
-                  "--lang", lang, *extra], io.StringIO(), out, err)
-    assert (status, err.getvalue()) == (0, "")
-    return out.getvalue()
+    return helpers.explained(case_path, SCHEME, lang, *extra)
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +60,7 @@ def refused_case(tmp_path_factory) -> Path:
 
 
 def english_left_in(text: str) -> list[str]:
-    """The English words, reason codes in brackets and case paths a Dutch text still holds, with their line."""
-    found = []
-    for line in text.splitlines():
-        words = {w for w in WORD.findall(line) if w.lower() in ENGLISH}
-        codes = CODE_IN_BRACKETS.findall(line) + CASE_PATH.findall(line) + (["_"] if "_" in line else [])
-        found += [f"{sorted(words) + codes}: {line.strip()}"] if words or codes else []
-    return found
+    return helpers.english_left_in(text, ENGLISH, CASE_PATH)
 
 
 # -- snapshots, read by eye ------------------------------------------------------------------------------

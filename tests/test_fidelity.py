@@ -5,8 +5,6 @@ related_provider.yaml, size_fixed_for_the_year.yaml, withdrawn_aid.yaml) pin the
 the test format cannot choose a language, so the messages, labels and sources a person reads, in English and
 in Dutch, are checked here.
 """
-import copy
-import io
 import json
 from datetime import date
 from pathlib import Path
@@ -15,7 +13,8 @@ import jsonschema
 import pytest
 
 from engine import CaseError, load_ruleset
-from engine.cli import run
+
+from helpers import explained, with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,14 +24,7 @@ TRAINING = json.loads((ROOT / "rules" / "kmo-portefeuille" / "tests" / "cases" /
 
 def case(**changes):
     """The training of 2024 with dotted paths changed: case(**{"project.provider_related": True})."""
-    made = copy.deepcopy(TRAINING)
-    for path, value in changes.items():
-        *parents, last = path.split(".")
-        target = made
-        for part in parents:
-            target = target.setdefault(part, {})
-        target[last] = value
-    return made
+    return with_changes(TRAINING, changes)
 
 
 def decide(made, lang="en", explain=False):
@@ -227,10 +219,7 @@ def test_the_dutch_explanation_on_the_command_line_names_the_new_rules(tmp_path)
                    "enterprise.prior_aid": [aid("2024-02-01", "small")]})
     path = tmp_path / "case.json"
     path.write_text(json.dumps(made))
-    out, err = io.StringIO(), io.StringIO()
-    status = run(["evaluate", str(path), "--explain", "--format", "text", "--lang", "nl"], io.StringIO(), out, err)
-    assert (status, err.getvalue()) == (0, "")
-    text = out.getvalue()
+    text = explained(path, "kmo-portefeuille", "nl")
     assert "Dienstverlening tussen aanverwante bedrijven wordt niet gesubsidieerd" in text
     assert "De dienstverlener is geen aanverwant bedrijf van de onderneming" in text
     assert "Grootteklasse vastgelegd voor het jaar door de eerste kmo-portefeuillesteun" in text

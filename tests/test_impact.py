@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from engine.audit.audit_render import render_impact_text
-from engine.cli import run
 from engine.run.evaluate import evaluate_case
 from engine.audit.impact_analysis import CaseInput, impact, read_cases
 from engine.pipeline import open_rules
 from corpus import corpus_lines, generate_cases, year_spec  # benchmarks/corpus.py
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots" / "test_impact"
@@ -33,12 +33,6 @@ def a_case(application_date="2019-11-20", *, kind="training", fee=1000, employee
     if focus:
         case["project"]["focus"] = focus
     return case
-
-
-def cli(*argv, stdin="", stderr=None):
-    out, err = io.StringIO(), stderr if stderr is not None else io.StringIO()
-    status = run(list(argv), io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 # -- the 2019-12-01 rate cut --------------------------------------------------------------

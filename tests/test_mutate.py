@@ -3,7 +3,6 @@
 The small rules of tests/rule_errors/clean (two versions, three tests) keep these fast; one test runs the
 bundled rules with a budget, as CI would.
 """
-import io
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import replace
@@ -11,30 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import run
 from engine.core import nodes
 from engine.lang.parsed import parse_ruleset
 from engine.pipeline import open_rules
 from engine.present.mutate import (INVALID, KILLED, NOT_RUN, SURVIVED, UNTESTED, _Versions, apply_mutant, mutants,
                                    run_mutants, try_mutant)
 from engine.present.testing import citations, find_test_files, read_tests, run_test
+from helpers import cli as kmo, mini_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-MINI = Path(__file__).resolve().parent / "rule_errors" / "clean" / "rules"
 
 
 @pytest.fixture
 def rules(tmp_path, monkeypatch) -> Path:
-    """A copy of the small rules with their three tests; the working folder is its parent."""
-    shutil.copytree(MINI, tmp_path / "rules")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "rules" / "mini"
-
-
-def kmo(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(), out, err)
-    return status, out.getvalue(), err.getvalue()
+    return mini_rules(tmp_path, monkeypatch)
 
 
 def parsed_versions(book) -> dict:

@@ -1,6 +1,5 @@
 """Auditors replay a stored decision: `kmo-rules verify`, `engine.verify` and `kmo-rules show --canonical`."""
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -8,18 +7,12 @@ import pytest
 
 import engine
 from engine.audit.replay import Difference, Replay, canonical_text
-from engine.cli import run
 from engine.lang.printer import content_hash
+from helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "small-cybersecurity-training.json"
 LATE = ROOT / "examples" / "late-application-and-no-theme.json"
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 def stored(tmp_path, *options, case=EXAMPLE, name="decision.json"):

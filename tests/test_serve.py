@@ -4,7 +4,6 @@ Every answer is held to what the command line says for the same input: the
 same decisions, the same problems with their JSON paths, the same error
 lines in a batch.
 """
-import io
 import json
 import warnings
 from pathlib import Path
@@ -14,9 +13,9 @@ import pytest
 pytest.importorskip("starlette", reason="the serve extra is not installed: pip install '.[serve]'")
 pytest.importorskip("httpx", reason="Starlette's test client needs httpx: pip install '.[test]'")
 
-from engine.cli import run  # noqa: E402
 from engine.serve.app import create_app  # noqa: E402
 from engine.serve.settings import Limits, Settings  # noqa: E402
+from helpers import cli  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -34,12 +33,6 @@ def shared_examples() -> Path | None:
         if (base / "examples").is_dir():
             return base / "examples"
     return None
-
-
-def cli(*argv, stdin=""):
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(stdin), out, err)
-    return status, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(scope="module")

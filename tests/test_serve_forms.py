@@ -2,7 +2,6 @@
 result, the comparison of two dates, "save as test case", "Compare versions" and "Rules", in both
 languages. What a browser adds (a person filling the form, the script) is in test_serve_pages.py.
 """
-import io
 import json
 import re
 import shutil
@@ -16,10 +15,10 @@ import pytest
 pytest.importorskip("starlette", reason="the serve extra is not installed: pip install '.[serve]'")
 pytest.importorskip("httpx", reason="Starlette's test client needs httpx: pip install '.[test]'")
 
-from engine.cli import run  # noqa: E402
 from engine.serve.app import create_app  # noqa: E402
 from engine.serve.form import case_of, form_model, values_of, with_row_added, with_row_removed  # noqa: E402
 from engine.source.case import parse_case_text  # noqa: E402
+from helpers import cli  # noqa: E402
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -36,11 +35,6 @@ EXAMPLE = ROOT / "examples" / "small-cybersecurity-training.json"
 def client():
     with TestClient(create_app(), raise_server_exceptions=False) as client:
         yield client
-
-
-def cli(*argv):
-    out, err = io.StringIO(), io.StringIO()
-    return run([str(a) for a in argv], io.StringIO(""), out, err), out.getvalue(), err.getvalue()
 
 
 class Controls(HTMLParser):

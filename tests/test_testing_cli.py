@@ -1,28 +1,16 @@
 """`kmo-rules test` as an analyst meets it: dots and Fs, the why of a failure, what no test exercises."""
-import io
-import shutil
 from pathlib import Path
 
 import pytest
 
-from engine.cli import run
+from helpers import cli as kmo, mini_rules
 
 ROOT = Path(__file__).resolve().parent.parent
-MINI = Path(__file__).resolve().parent / "rule_errors" / "clean" / "rules"
 
 
 @pytest.fixture
 def rules(tmp_path, monkeypatch) -> Path:
-    """A copy of the small rules with their three tests; the working folder is its parent."""
-    shutil.copytree(MINI, tmp_path / "rules")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path / "rules" / "mini"
-
-
-def kmo(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    status = run([str(a) for a in argv], io.StringIO(), out, err)
-    return status, out.getvalue(), err.getvalue()
+    return mini_rules(tmp_path, monkeypatch)
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -46,6 +46,10 @@ KINDS: tuple[Kind, ...] = (
          {"en": "Outputs", "nl": "Uitvoer"}, {"en": "value", "nl": "waarde"}, True, True),
 )
 
+# What a decision writes itself, beside the outputs (and before and after them): no output may take one of
+# these names, or the decision would hold two values under one key.
+DECISION_FIELDS = ("ruleset", "eligible", "reasons", "notes", "explanation")
+
 BY_ID = {kind.id: kind for kind in KINDS}
 BY_SECTION = {kind.section: kind for kind in KINDS}
 SECTIONS = tuple(kind.section for kind in KINDS)

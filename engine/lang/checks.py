@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..core import typesys as T
 from ..core.diagnostics import Diagnostic
+from ..core.kinds import DECISION_FIELDS
 from .checked import Definition, Parameter, Problems, TableDef
 from .parsed import ParsedRuleSet
 
@@ -25,6 +26,9 @@ def clashes(parsed: ParsedRuleSet, case_type: T.Record, parameters: dict[str, Pa
     for clash in set(parsed.rules) & fields:
         problems.error("name-clash", f"the rule '{clash}' has the name of a case field; rename it",
                        source.rules[clash].span)
+    for clash in sorted(set(parsed.outputs) & set(DECISION_FIELDS)):
+        problems.error("name-clash", f"the output '{clash}' has the name of a field every decision holds "
+                       f"({', '.join(DECISION_FIELDS)}); rename it", parsed.outputs[clash].span)
 
 
 def input_checks_read_no_rule(checks: dict[str, Definition | None], rules: dict[str, Definition],

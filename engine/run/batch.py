@@ -23,6 +23,7 @@ from datetime import date
 from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
 from ..core.span import format_json_path
 from ..source.case import CaseTextError, parse_case_text
+from .evaluate import Reason
 
 CHUNK = 1024           # cases sent to a worker at a time (fewer, larger messages between processes)
 IN_FLIGHT_PER_JOB = 3  # chunks queued per worker: enough to keep it busy, few enough to stay small
@@ -76,24 +77,6 @@ def decide_line(book, number: int, text: str, explain: bool = False, lang: str =
     return LineResult(number, decision_json(decision))
 
 
-_RULESET_JSON: dict = {}  # RulesetInfo -> its part of a decision as JSON text: the same for every case it decides
-
-
-def decision_json(decision) -> str:
-    """A decision as one line of JSON, byte for byte `json.dumps(decision.to_dict(), ensure_ascii=False)`; the
-    ruleset part, alike for every decision of a version, is written once."""
-    data = decision.to_dict()
-    info = decision.ruleset
-    head = _RULESET_JSON.get(info)
-    if head is None:
-        if len(_RULESET_JSON) > 256:
-            _RULESET_JSON.clear()
-        head = _RULESET_JSON[info] = json.dumps(data["ruleset"], ensure_ascii=False)
-    rest = json.dumps({key: value for key, value in data.items() if key != "ruleset"}, ensure_ascii=False)
-    return '{"ruleset": ' + head + (", " + rest[1:] if len(rest) > 2 else "}") if next(iter(data)) == "ruleset" \
-        else json.dumps(data, ensure_ascii=False)
-
-
 def _json_writer() -> Callable:
     """JSON text of a value as `json.dumps(value, ensure_ascii=False)` writes it, the C encoder made once (dumps
     makes it anew on every call: a tenth of a decision)."""
@@ -109,31 +92,45 @@ def _json_writer() -> Callable:
 
 
 _WRITE = _json_writer()
-_FIELDS_OF_THE_ENGINE = frozenset({"ruleset", "eligible", "reasons", "notes", "explanation"})
-
-
-def _reason_dict(code: str, message: str, source: str) -> dict:
-    """A reason or a note as the decision JSON holds it (Reason.to_dict)."""
-    return {"code": code, "message": message, "source": source}
 
 
 class DecisionText:
-    """A version's decisions written straight as their JSON line, byte for byte what `decision_json` writes of
-    the Decision the same case gets. The version's fast path hands over the parts of each decision; the
-    ruleset's part, alike for every one, is written once. Without a fast path, or for a version whose
-    outputs take a name the decision itself uses, `for_version` answers None."""
+    """A version's decisions as their JSON line, byte for byte `json.dumps(decision.to_dict(),
+    ensure_ascii=False)`, from the parts of each: the version's fast path hands them over for a plain
+    decision (no Decision is made), `decision_json` for any other. The ruleset's part, alike for every
+    decision of the version, is written once."""
 
     __slots__ = ("info", "head")
+    _known: dict = {}  # id(RulesetInfo) -> its DecisionText (a few versions per process)
 
     def __init__(self, info):
         self.info = info
         self.head = '{"ruleset": ' + _WRITE(info.to_dict()) + ', "eligible": '
 
-    def __call__(self, info, eligible, outputs, reasons, notes) -> str:
+    @classmethod
+    def of(cls, info) -> "DecisionText":
+        known = cls._known.get(id(info))
+        if known is None or known.info is not info:
+            if len(cls._known) >= 256:
+                cls._known.clear()
+            known = cls._known[id(info)] = cls(info)
+        return known
+
+    def __call__(self, info, eligible, outputs, reasons, notes, explanation=None) -> str:
         written = _WRITE(outputs)
         return (self.head + ("true" if eligible else "false") + (", " + written[1:-1] if len(written) > 2 else "")
                 + ', "reasons": ' + (_WRITE(reasons) if reasons else "[]")
-                + ', "notes": ' + (_WRITE(notes) if notes else "[]") + ', "explanation": null}')
+                + ', "notes": ' + (_WRITE(notes) if notes else "[]")
+                + ', "explanation": ' + ("null" if explanation is None else _WRITE(explanation)) + "}")
+
+
+def decision_json(decision) -> str:
+    """A Decision as one line of JSON (see DecisionText)."""
+    fields = decision.__dict__
+    explanation = fields["explanation"]
+    return DecisionText.of(fields["ruleset"])(
+        fields["ruleset"], fields["eligible"], fields["outputs"], [r.to_dict() for r in fields["reasons"]],
+        [n.to_dict() for n in fields["notes"]], explanation.to_dict() if explanation is not None else None)
 
 
 class LineDecider:
@@ -162,13 +159,12 @@ class LineDecider:
             return None
         if built is not self.built:
             run = built.compiled.fast_path
-            names = built.checked.outputs.keys()
-            self.writer = DecisionText(built.info) if run is not None and not _FIELDS_OF_THE_ENGINE & names else None
+            self.writer = DecisionText.of(built.info) if run is not None else None
             self.built = built
         if self.writer is None:
             return None
         run = built.compiled.fast_path  # the first case of a version builds it: read it again each time
-        return run(raw, self.lang, built.info, self.writer, _reason_dict) if run is not None else None
+        return run(raw, self.lang, built.info, self.writer, Reason.written) if run is not None else None
 
     def line(self, number: int, text: str) -> LineResult:
         decided = self.text(text)

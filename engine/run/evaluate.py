@@ -55,8 +55,13 @@ class Reason:
     message: str
     source: str
 
+    @staticmethod
+    def written(code: str, message: str, source: str) -> dict:
+        """A reason or note as the decision JSON holds it (the fast path writes one so without the object)."""
+        return {"code": code, "message": message, "source": source}
+
     def to_dict(self) -> dict:
-        return {"code": self.code, "message": self.message, "source": self.source}
+        return Reason.written(self.code, self.message, self.source)
 
 
 @dataclass(frozen=True, slots=True)

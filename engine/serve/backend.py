@@ -14,7 +14,6 @@ the field that picks a version all come from the rules and their schemas.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -276,8 +275,9 @@ class Backend:
         except RulesError as error:  # the rules cannot decide this case (a division by zero they make)
             return P.Problem(422, "rules-cannot-decide", "The rules cannot decide this case",
                              "; ".join(str(d) for d in error.diagnostics)[:2000])
+        from ..run.batch import decision_json
         data = made.to_dict()
-        return Decided(scheme_id, data, json.dumps(data, ensure_ascii=False), made.ruleset.version,
+        return Decided(scheme_id, data, decision_json(made), made.ruleset.version,
                        made.ruleset.sha256, made.eligible, tuple(r.code for r in made.reasons),
                        tuple(n.code for n in made.notes), dict(made.outputs), made, raw,
                        {k: v for k, v in made.ruleset.to_dict().items()

@@ -731,6 +731,14 @@ def _has_mapping(value, depth: int = 0) -> bool:
     return False
 
 
+def _none_or(emit: Callable[[int, str], None], var: str, target: str, depth: int) -> int:
+    """`if var is None: target = None`, then `else:`, written by a generator -> the depth inside the else."""
+    emit(depth, f"if {var} is None:")
+    emit(depth + 1, f"{target} = None")
+    emit(depth, "else:")
+    return depth + 1
+
+
 class _Source:
     """Nodes -> the source of the validator: straight-line statements per field, with generated names only.
 
@@ -825,10 +833,7 @@ class _Source:
 
     def inline(self, node: _Node, var: str, path: tuple, target: str, depth: int) -> None:
         if node.nullable:
-            self.emit(depth, f"if {var} is None:")
-            self.emit(depth + 1, f"{target} = None")
-            self.emit(depth, "else:")
-            depth += 1
+            depth = _none_or(self.emit, var, target, depth)
         if isinstance(node, _Enum):
             members = self.constant(frozenset(node.members), "E")
             words = self.message("must be one of " + ", ".join(node.members) + (", or null" if node.nullable else "")
@@ -1101,10 +1106,7 @@ class _Fast:
         target = target or self.fresh("v")
         inner = depth
         if node.nullable:
-            self.emit(depth, f"if {var} is None:")
-            self.emit(depth + 1, f"{target} = None")
-            self.emit(depth, "else:")
-            inner += 1
+            inner = _none_or(self.emit, var, target, depth)
         if isinstance(node, _Number):
             self.number(node, var, target, inner)
         elif isinstance(node, _Date):
