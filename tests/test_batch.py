@@ -295,3 +295,15 @@ def test_explanations_in_json_lines_are_the_apis_on_two_jobs(tmp_path):
                 for line in LINES[:20]]
     status, out, _ = _command("evaluate", path, "--explain", "--lang", "nl", "--jobs", "2")
     assert status == 0 and _decisions(out) == expected and expected[0]["explanation"]["lang"] == "nl"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_full_disk_is_said_with_exit_2_not_a_traceback(long_file, jobs):
+    import subprocess
+    import sys
+    path, _ = long_file
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "-m", "engine", "evaluate", str(path), "--jobs", jobs, "--keep-going"],
+                              stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 2 and "no space left on device" in done.stderr and "Traceback" not in done.stderr

@@ -562,6 +562,10 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except OSError as error:  # the output cannot be written (a full disk): said, not a traceback
+        where = f" ({error.filename})" if error.filename else ""
+        stderr.write(f"kmo-rules: cannot go on: {(error.strerror or str(error)).lower()}{where}\n")
+        return 2
     except EngineBug as error:  # not the user's fault: say so, with what a bug report needs
         import traceback
         stderr.write(f"kmo-rules: internal error, a bug in kmo-rules {_installed_version()} and not in your rules "

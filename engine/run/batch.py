@@ -316,6 +316,10 @@ class InputChanged(KmoRulesError):
     """A JSON Lines file that was cut short or rewritten while a batch read it."""
 
 
+class OutputFailed(KmoRulesError):
+    """The output of a batch could not be written (a full disk, say)."""
+
+
 _OPENED: dict[str, int] = {}  # in a worker: the input file, opened once
 
 
@@ -426,6 +430,10 @@ def _decide_and_write(block: Block) -> BlockResult:
             try:
                 while data:
                     data = data[os.write(fd, data):]
+            except BrokenPipeError:
+                raise  # the reader stopped early: the command ends quietly
+            except OSError as error:  # a full disk, a closed output: said, not a traceback
+                raise OutputFailed(f"cannot write the decisions: {(error.strerror or str(error)).lower()}") from None
             finally:
                 turn.value = -1 if result.stopped is not None else block.index + 1
                 condition.notify_all()
