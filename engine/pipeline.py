@@ -29,7 +29,7 @@ from .source.source import RuleSource
 from .core.span import Span
 from .source.catalog import Catalog, SchemeSpec, read_catalog
 from .source.compose import compose_timeline
-from .source.versions import (bundled_rules_dir, bundled_schemas_dir, owner, read_versions, resolve_versions,
+from .source.versions import (bundled_rules_dir, bundled_schemas_dir, read_versions, resolve_versions,
                               shown_path)
 
 
@@ -72,19 +72,30 @@ def build_version(source: RuleSource) -> tuple[Built | None, list[Diagnostic]]:
     return Built(source, checked, compiled, info, tuple(problems)), []
 
 
+_DAYS: dict[str, date] = {}  # the dates of a batch's cases, read once each (a batch has a few thousand)
+_MAX_DAYS = 100_000
+
+
 def _case_day(case, path: tuple[str, ...]) -> date | None:
     """The date that picks a case's version (at the scheme's `version_field`), or None when it has none that is
     valid."""
     value = case
     for part in path:
-        value = value.get(part) if isinstance(value, Mapping) else None
+        value = value.get(part) if type(value) is dict or isinstance(value, Mapping) else None
+    if type(value) is str:
+        day = _DAYS.get(value)
+        if day is not None:
+            return day
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
     if isinstance(value, str) and len(value) == 10 and value.isascii() and value[:4].isdigit():
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             return None
+        if len(_DAYS) < _MAX_DAYS:
+            _DAYS[value] = day
+        return day
     return None
 
 

@@ -307,3 +307,99 @@ def test_a_full_disk_is_said_with_exit_2_not_a_traceback(long_file, jobs):
         done = subprocess.run([sys.executable, "-m", "engine", "evaluate", str(path), "--jobs", jobs, "--keep-going"],
                               stdout=full, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 2 and "no space left on device" in done.stderr and "Traceback" not in done.stderr
+
+
+# -- the workers: an interrupt, a worker that dies -----------------------------------------------------------
+
+def _session_alive(session: int) -> list[int]:
+    """The processes still running in a session (the command line and every worker it started)."""
+    import os
+    alive = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == session and fields[0] != b"Z":
+                alive.append(int(entry))
+    return alive
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs /proc")
+def test_ctrl_c_on_two_jobs_ends_after_a_whole_line_with_no_worker_left(long_file):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    path, _ = long_file
+    first_blocks = path.read_bytes()[:700_000]
+    first_blocks = first_blocks[:first_blocks.rindex(b"\n") + 1]
+    command = subprocess.Popen([sys.executable, "-m", "engine", "evaluate", "-", "--jobs", "2", "--keep-going"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+                               start_new_session=True, bufsize=0)  # unbuffered: the first line read, no more
+    try:
+        command.stdin.write(first_blocks)  # the input stays open: the batch waits for more, deciding what came
+        command.stdin.flush()
+        first = command.stdout.readline()  # its workers are writing decisions
+        assert first.startswith(b'{"ruleset": '), command.stderr.read1().decode()
+        os.killpg(command.pid, signal.SIGINT)  # Ctrl-C at a terminal reaches every process of the group
+        out, err = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            os.killpg(command.pid, signal.SIGKILL)
+    assert command.returncode == 130
+    assert err.decode().endswith("kmo-rules: interrupted\n") and "Traceback" not in err.decode()
+    assert (first + out).endswith(b"\n") and all(json.loads(line)["ruleset"] for line in (first + out).splitlines())
+    for _ in range(50):  # the workers are gone with it
+        if not _session_alive(command.pid):
+            break
+        time.sleep(0.1)
+    assert _session_alive(command.pid) == []
+
+
+def _dies_on_seven(item: int) -> int:
+    import os
+    if item == 7:
+        os._exit(3)
+    return item * item
+
+
+def test_a_worker_that_dies_ends_the_batch_with_a_message_after_every_answer_before_it():
+    import multiprocessing
+    from engine.run.workers import WorkerLost, Workers
+    got = []
+    with pytest.raises(WorkerLost, match=r"a worker process ended before its work was done \(exit status 3\)"):
+        with Workers(multiprocessing.get_context("fork"), 2, int, (), _dies_on_seven) as workers:
+            for answer in workers.in_order(range(20), 2):
+                got.append(answer)
+    assert got == [n * n for n in range(7)]
+
+
+def _fails_on_five(item: int) -> int:
+    if item == 5:
+        raise ValueError("five is refused")
+    return item
+
+
+def test_an_error_in_a_worker_is_raised_at_its_place_and_so_is_one_of_the_input():
+    import multiprocessing
+    from engine.run.workers import Workers
+
+    def items():
+        yield from range(8)
+        raise OSError("the input ended badly")
+
+    context = multiprocessing.get_context("fork")
+    got = []
+    with pytest.raises(ValueError, match="five is refused"):
+        with Workers(context, 2, int, (), _fails_on_five) as workers:
+            got.extend(workers.in_order(range(50), 3))
+    assert got == [0, 1, 2, 3, 4]
+    got = []
+    with pytest.raises(OSError, match="ended badly"):
+        with Workers(context, 2, int, (), abs) as workers:
+            got.extend(workers.in_order(items(), 2))
+    assert got == list(range(8))

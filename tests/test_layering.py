@@ -13,7 +13,7 @@ ORDER = {
     "source": ["load", "source", "case", "versions", "catalog", "compose"],
     "lang": ["literals", "grammar", "parse", "parsed", "bindings", "builtins", "checked", "resolve", "narrow", "constants", "checks", "check",
              "printer"],
-    "run": ["compile", "interpret", "usage", "evaluate", "batch"],
+    "run": ["compile", "interpret", "usage", "evaluate", "workers", "batch"],
     "audit": ["semantic_diff", "impact_analysis", "report", "render_text", "render_markdown", "render_json", "audit_render",
               "replay"],
     "present": ["render", "explain", "testing", "mutate"],

@@ -10,16 +10,15 @@ or tests).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..core.diagnostics import Diagnostic, KmoRulesError, RulesError
-from ..present.explain import render_steps
 from ..pipeline import RuleBook, open_rules, validate_rules, versions_words
 from ..present.render import render_diagnostics, summary_line
-from ..present.testing import (CoverageGroup, TestCase, TestResult, check_tests, coverage, day_of, find_test_files,
-                      read_tests, run_test)
-from ..present.testing import coverage_by_source, junit_xml, source_coverage_lines, test_suites
-from ..present.mutate import junit_suite, mutation_lines, run_mutants
 from ..source.versions import bundled_rules_dir, find_rule_files, shown_path
+
+if TYPE_CHECKING:  # the tests' and mutants' modules are imported when a command needs them: every command
+    from ..present.testing import CoverageGroup, TestCase, TestResult  # starts this module's parsers
 
 
 def add_commands(commands, handlers: dict) -> None:
@@ -57,6 +56,7 @@ def add_commands(commands, handlers: dict) -> None:
 def validate_folder(folder: Path, scheme: str | None = None) -> tuple[list[Diagnostic], int]:
     """A rules folder -> every problem of its schemes (or of the one named), their modules and test files,
     and how many files were read."""
+    from ..present.testing import check_tests, find_test_files, read_tests
     test_files: list[Path] = []
     rule_files: list[Path] = []
 
@@ -110,6 +110,7 @@ def _banner(text: str, fill: str = "=", width: int = 78) -> str:
 
 def _why(book: RuleBook, result: TestResult, lang: str) -> list[str]:
     """The part of the explanation that produced the wrong fields."""
+    from ..present.explain import render_steps
     decision = result.decision
     if decision is None or decision.explanation is None:
         return []
@@ -186,6 +187,8 @@ def _test(args, stdin, stdout, stderr) -> int:
 
 
 def _test_scheme(args, folder: Path, book: RuleBook, stdout, stderr) -> int:
+    from ..present.testing import coverage, coverage_by_source, find_test_files, read_tests, run_test, \
+        source_coverage_lines
     files: list[tuple[Path, list[TestCase]]] = []
     problems: list[Diagnostic] = []
     for path in find_test_files(book.folder):
@@ -242,6 +245,7 @@ def _test_scheme(args, folder: Path, book: RuleBook, stdout, stderr) -> int:
 
 
 def _runs_under(book: RuleBook, test: TestCase) -> str | None:
+    from ..present.testing import day_of
     day = day_of(test, book.version_field)
     if day is None:
         return None
@@ -254,6 +258,8 @@ def _runs_under(book: RuleBook, test: TestCase) -> str | None:
 def _mutants_and_junit(args, book: RuleBook, results: list[TestResult], out: list[str], stderr) -> bool:
     """With --mutate, the mutants no test kills and the score; with --junit, the results (and the mutants)
     written as JUnit XML. False when the file cannot be written."""
+    from ..present.mutate import junit_suite, mutation_lines, run_mutants
+    from ..present.testing import junit_xml, test_suites
     report = None
     if args.mutate:
         from ..run.batch import default_jobs

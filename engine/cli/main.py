@@ -562,6 +562,9 @@ def run(argv: list[str], stdin=None, stdout=None, stderr=None) -> int:
         return 2
     except BrokenPipeError:
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: what was written stands, ending with a whole line; no traceback
+        stderr.write("kmo-rules: interrupted\n")
+        return 130
     except OSError as error:  # the output cannot be written (a full disk): said, not a traceback
         where = f" ({error.filename})" if error.filename else ""
         stderr.write(f"kmo-rules: cannot go on: {(error.strerror or str(error)).lower()}{where}\n")

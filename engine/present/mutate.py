@@ -51,6 +51,7 @@ from ..lang.parsed import ParsedRow, ParsedRows, ParsedRuleSet, parse_ruleset
 from ..lang.printer import print_expr, print_literal
 from ..pipeline import RuleBook, versions_words
 from ..run.compile import compile_ruleset
+from ..run.workers import Workers, start_context
 from .testing import JUnitCase, JUnitSuite, TestCase, TestResult, citations, judge
 
 OPERATORS = ("flip", "boundary", "step", "swap", "row")
@@ -392,17 +393,6 @@ def _try_in_worker(mutant: Mutant) -> MutantResult:
     return try_mutant(_WORKER["state"], mutant)
 
 
-def _pool(jobs: int, state: _Versions):
-    """Worker processes; forked when this process has one thread (they inherit what it parsed), else
-    started afresh, each opening the rules folder once."""
-    import multiprocessing
-    import threading
-    methods = multiprocessing.get_all_start_methods()
-    method = "fork" if "fork" in methods and threading.active_count() == 1 else (
-        "forkserver" if "forkserver" in methods else "spawn")
-    return multiprocessing.get_context(method).Pool(jobs, initializer=_start_worker, initargs=(state,))
-
-
 def run_mutants(book: RuleBook, results: list[TestResult], *, jobs: int = 1, budget: float | None = None,
                 operators: tuple[str, ...] = OPERATORS) -> MutationReport:
     """Every mutant of the versions the tests run under, tried against the tests that pass on the rules as
@@ -427,10 +417,8 @@ def run_mutants(book: RuleBook, results: list[TestResult], *, jobs: int = 1, bud
     if jobs <= 1 or len(every) < 2:
         tried = [try_mutant(state, m) for m in every]
     else:
-        chunk = max(1, min(8, len(every) // (jobs * 8)))
-        with _pool(jobs, state) as pool:
-            tried = list(pool.imap_unordered(_try_in_worker, every, chunksize=chunk))
-        tried.sort(key=lambda r: r.mutant.number)
+        with Workers(start_context(), jobs, _start_worker, (state,), _try_in_worker) as workers:
+            tried = list(workers.in_order(every, 4))
     return MutationReport(tuple(tried), sum(len(t) for t in passing.values()),
                           sum(1 for r in results if not r.passed), jobs, time.monotonic() - started, budget)
 

@@ -12,9 +12,9 @@ file where it lies and writes its decisions to the output itself, in turn.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -197,35 +197,6 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def _in_order(pool, work: Callable, chunks: Iterator, jobs: int, whole: bool = False) -> Iterator:
-    """Results of `work` on each chunk, in order, with a bounded number of chunks in flight (with `whole`,
-    each chunk's answer as it came, else its items one by one). This process only hands out and collects:
-    deciding here too would keep the pool's own threads, which move the chunks, off the interpreter."""
-    pending: deque = deque()
-    for chunk in chunks:
-        pending.append(pool.apply_async(work, (chunk,)))
-        if len(pending) >= jobs * IN_FLIGHT_PER_JOB:
-            answer = pending.popleft().get()
-            yield from ((answer,) if whole else answer)
-    while pending:
-        answer = pending.popleft().get()
-        yield from ((answer,) if whole else answer)
-
-
-def _context():
-    import multiprocessing
-    import threading
-    methods = multiprocessing.get_all_start_methods()
-    # fork is fastest and safe in a process of one thread; with threads, a fresh server process is safe
-    method = "fork" if "fork" in methods and threading.active_count() == 1 else (
-        "forkserver" if "forkserver" in methods else "spawn")
-    return multiprocessing.get_context(method)
-
-
-def _pool(jobs: int, book, explain: bool, lang: str, on):
-    return _context().Pool(jobs, initializer=_open_in_worker, initargs=(book, explain, lang, on))
-
-
 def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
                   on=None, keep_going: bool = False) -> Iterator:
     """Cases -> their decisions, in input order; each under the version in force on its own date.
@@ -235,17 +206,19 @@ def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bo
     """
     jobs = default_jobs() if jobs is None else jobs
     if jobs <= 1:
-        results = (_safe(book, case, explain, lang, on) for case in cases)
-    else:
-        pool = _pool(jobs, book, explain, lang, on)
-        results = _closing(pool, _in_order(pool, _decide_cases, _chunks(cases, CHUNK), jobs))
-    try:
-        for result in results:
+        for case in cases:
+            result = _safe(book, case, explain, lang, on)
             if isinstance(result, KmoRulesError) and not keep_going:
                 raise result
             yield result
-    finally:
-        results.close()  # a pool behind it shuts down now, not whenever the generator is collected
+        return
+    from .workers import Workers, start_context  # (multiprocessing is imported only for many jobs)
+    with Workers(start_context(), jobs, _open_in_worker, (book, explain, lang, on), _decide_cases) as workers:
+        for chunk in workers.in_order(_chunks(cases, CHUNK), IN_FLIGHT_PER_JOB):
+            for result in chunk:
+                if isinstance(result, KmoRulesError) and not keep_going:
+                    raise result
+                yield result
 
 
 def _safe(book, case, explain, lang, on):
@@ -253,24 +226,6 @@ def _safe(book, case, explain, lang, on):
         return book.evaluate(case, explain=explain, lang=lang, on=on)
     except KmoRulesError as error:
         return error
-
-
-def _closing(pool, results: Iterator) -> Iterator:
-    """Results from a pool, which is shut down however the caller stops: when done or closed early, the few
-    chunks still in flight finish and the workers exit (terminating instead can leave a full pipe, and a
-    handler thread, blocked for ever); on an error or an interrupt, the workers are stopped at once."""
-    try:
-        yield from results
-    except GeneratorExit:
-        pool.close()
-        pool.join()
-        raise
-    except BaseException:
-        pool.terminate()
-        raise
-    else:
-        pool.close()
-        pool.join()
 
 
 # -- JSON Lines from a file to a file, on every core ----------------------------------------------------------
@@ -412,7 +367,7 @@ _TURN: dict = {}  # in a worker writing straight to the output: (fd, the block w
 def _open_writer(book, explain, lang, on, keep_going, fd, turn, condition) -> None:
     _open_in_worker(book, explain, lang, on)
     _WORKER["keep_going"] = keep_going
-    _TURN.update(fd=fd, turn=turn, condition=condition)
+    _TURN.update(fd=fd, turn=turn, condition=condition, parent=os.getppid())
 
 
 def _decide_and_write(block: Block) -> BlockResult:
@@ -425,7 +380,8 @@ def _decide_and_write(block: Block) -> BlockResult:
     data = memoryview(result.text.encode("utf-8"))
     with condition:
         while 0 <= turn.value != block.index:  # a stopped run (turn -1) writes nothing more
-            condition.wait()
+            if not condition.wait(1.0) and os.getppid() != _TURN["parent"]:
+                raise SystemExit(1)  # the batch was killed: its turn will never come
         if turn.value >= 0:
             try:
                 while data:
@@ -440,6 +396,22 @@ def _decide_and_write(block: Block) -> BlockResult:
     return BlockResult(result.index, "", result.cases, result.invalid, result.stopped)
 
 
+def _first_version_built(book, blocks: Iterator[Block], day: str | None) -> Iterator[Block]:
+    """The blocks, unchanged, once the version of the first case is built with its fast path: forked workers
+    inherit it, so it is built once (not once a worker, each copying what the other already has)."""
+    first = next(blocks, None)
+    if first is None:
+        return iter(())
+    for line in first.lines()[:1]:
+        try:
+            built = book.on(date.fromisoformat(day)) if day else book.for_case(parse_case_text(line))
+        except (CaseTextError, KmoRulesError):  # said where the case stands, by the worker that decides it
+            break
+        if built.compiled.fast is not None:
+            built.compiled.fast.build_now()
+    return itertools.chain((first,), blocks)
+
+
 def write_blocks(book, blocks: Iterable[Block], *, jobs: int = 1, explain: bool = False, lang: str = "en",
                  on=None, keep_going: bool = False, fd: int | None = None) -> Iterator[BlockResult]:
     """Blocks of JSON Lines -> a BlockResult per block, in input order. With `fd` (and more than one job),
@@ -452,10 +424,24 @@ def write_blocks(book, blocks: Iterable[Block], *, jobs: int = 1, explain: bool 
         for block in blocks:
             yield decide_block(decider, block, keep_going)
         return
-    context = _context()
+    from .workers import Workers, start_context
+    context = start_context()
+    if context.get_start_method() == "fork":
+        blocks = _first_version_built(book, iter(blocks), day)
     if fd is not None and context.get_start_method() != "fork" and fd > 2:
         fd = None  # a fresh process inherits standard output, not every descriptor
     turn, condition = context.Value("q", 0, lock=False), context.Condition()
-    pool = context.Pool(jobs, initializer=_open_writer,
-                        initargs=(book, explain, lang, day, keep_going, fd, turn, condition))
-    yield from _closing(pool, _in_order(pool, _decide_and_write, iter(blocks), jobs, whole=True))
+
+    def no_more_writes() -> None:
+        """Before the workers are stopped: none writes again, and the one writing ends its block first (it
+        holds the condition while it writes), so the output stops after a whole line."""
+        if condition.acquire(timeout=5):  # a worker killed while writing cannot hold the batch for ever
+            try:
+                turn.value = -1
+                condition.notify_all()
+            finally:
+                condition.release()
+
+    with Workers(context, jobs, _open_writer, (book, explain, lang, day, keep_going, fd, turn, condition),
+                 _decide_and_write, no_more_writes) as workers:
+        yield from workers.in_order(blocks, IN_FLIGHT_PER_JOB)

@@ -33,8 +33,7 @@ from ..core import typesys as T
 from ..lang.bindings import EligibleRef, EnumValue, InputRef, LoopVariable, ParameterRef, RuleRef, TableRef
 from ..lang.builtins import CODE_NAMES, KeyPrefixes
 from ..lang.check import CheckedRuleSet, Definition
-from ..core.values import (CENT, ENGINE_CONTEXT, Duration, contract_value, contract_writer, end_of_year, format_value,
-                           format_value_in,
+from ..core.values import (CENT, ENGINE_CONTEXT, Duration, contract_value, contract_writer, end_of_year, format_value_in,
                            round_cents)
 
 ELIGIBLE_SLOT = "eligible"
@@ -87,10 +86,15 @@ class FastPath:
         return None
 
     def second_run(self, *arguments):
-        with self.lock:  # two threads deciding their second case build it once
-            if self.run == self.second_run:
-                self.run = _fast_function(self.checked) or _never
+        self.build_now()
         return self.run(*arguments)
+
+    def build_now(self) -> None:
+        """Written and compiled now, if it is not yet: on a second case, or before a batch starts its worker
+        processes, which then inherit it instead of each building its own."""
+        with self.lock:  # two threads deciding their second case build it once
+            if self.run == self.first_run or self.run == self.second_run:
+                self.run = _fast_function(self.checked) or _never
 
 
 def _never(*arguments):
@@ -409,7 +413,7 @@ class _Generator:
                 return self.applied(expr, (self.gen(left), self.gen(right)))
             case nodes.If(condition=condition, then=then, otherwise=otherwise):
                 return f"({self.gen(then)} if {self.gen(condition)} else {self.gen(otherwise)})"
-            case nodes.Call(function=function, args=args):
+            case nodes.Call(args=args):
                 return self.applied(expr, [self.gen(arg) for arg in args])
             case nodes.Aggregate(body=body, variable=variable, source=source, filter=condition):
                 items = self.gen(source)

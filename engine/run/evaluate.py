@@ -19,7 +19,7 @@ from ..core.diagnostics import CaseError, CaseProblem, Diagnostic, EngineBug, Ru
 from ..source.case import Case
 from .usage import Usage, branches_taken
 from ..core.values import (ENGINE_CONTEXT, NotWholeCent as _NotWholeCent, contract_value as render_value,
-                           format_value, format_value_in)
+                           format_value_in)
 
 
 @dataclass(frozen=True, slots=True)
