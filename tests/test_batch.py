@@ -403,3 +403,40 @@ def test_an_error_in_a_worker_is_raised_at_its_place_and_so_is_one_of_the_input(
         with Workers(context, 2, int, (), abs) as workers:
             got.extend(workers.in_order(items(), 2))
     assert got == list(range(8))
+
+
+def test_without_jobs_a_file_of_one_block_starts_no_process_and_a_longer_one_every_core(long_file, tmp_path,
+                                                                                         monkeypatch):
+    import engine.run.batch as batch
+    import engine.run.workers as workers
+    started = []
+    real = workers.Workers.__init__
+
+    def counting(self, context, jobs, *rest, **named):
+        started.append(jobs)
+        real(self, context, jobs, *rest, **named)
+    monkeypatch.setattr(workers.Workers, "__init__", counting)
+    monkeypatch.setattr(batch, "default_jobs", lambda: 2)
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(LINES[:50]) + "\n")
+    status, out, _ = cli("evaluate", small)
+    assert status == 0 and len(out.splitlines()) == 50 and started == []
+    path, lines = long_file
+    status, out, _ = cli("evaluate", path, "--keep-going")
+    assert status == 1 and len(out.splitlines()) == len(lines) - 1 and started == [2]
+
+
+@pytest.mark.parametrize("method", ["forkserver", "spawn"])
+def test_workers_started_afresh_as_in_a_process_with_threads_give_the_same_decisions(method, monkeypatch, long_file,
+                                                                                     singly):
+    """A process with threads (a service, an application) cannot fork safely: its workers start afresh, the
+    rules and locks reaching them by pickle."""
+    import multiprocessing
+    import engine.run.workers as workers
+    monkeypatch.setattr(workers, "start_context", lambda: multiprocessing.get_context(method))
+    decided = list(open_rules().evaluate_many(CASES, jobs=2, keep_going=True))
+    assert [d.to_dict() if not isinstance(d, CaseError) else d.problems for d in decided] == [
+        d if not isinstance(d, CaseError) else d.problems for d in singly]
+    path, _ = long_file
+    assert cli("evaluate", path, "--jobs", "2", "--keep-going")[:2] == cli("evaluate", path, "--jobs", "1",
+                                                                           "--keep-going")[:2]

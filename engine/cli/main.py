@@ -59,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--format", choices=("json", "text"), default="json",
                           help="json (the contract, default) or text (for a person)")
     evaluate.add_argument("--jobs", type=_jobs, metavar="N",
-                          help="for JSON Lines: decide on N processes (default: every core)")
+                          help="for JSON Lines: decide on N processes (default: every core; one for a file "
+                               "of at most 256 KiB)")
     evaluate.add_argument("--keep-going", action="store_true",
                           help="for JSON Lines: write an error line for an invalid case and go on (exit 1)")
 
@@ -244,6 +245,15 @@ def _utf8_lines(lines, name: str):
         raise _FileProblem(f"{name}: line {number + 1}: not UTF-8 text") from None
 
 
+def _size(name: str) -> int:
+    """A file's size (the default --jobs: a file of one block is decided here, starting no process)."""
+    import os
+    try:
+        return os.stat(name).st_size
+    except OSError:
+        return 0
+
+
 def _case_text_checks(name: str) -> None:
     """A JSON Lines file must be a regular file we can open; its lines are then read as they come."""
     import os
@@ -292,10 +302,10 @@ def _output_fd(stdout) -> int | None:
 
 
 def _evaluate_lines(args, book, batch, stdout, stderr) -> int:
-    from ..run.batch import default_jobs, write_blocks
+    from ..run.batch import BLOCK_BYTES, default_jobs, write_blocks
     if args.format == "text":
         raise _UsageError("kmo-rules evaluate: --format text is for single cases; JSON Lines give JSON Lines")
-    jobs = args.jobs or default_jobs()
+    jobs = args.jobs or (1 if batch[0] == "file" and _size(batch[1]) <= BLOCK_BYTES else default_jobs())
     progress = _Progress(stderr)
     done = invalid = 0
     for result in write_blocks(book, _batch_blocks(batch, jobs), jobs=jobs, explain=args.explain, lang=args.lang,

@@ -79,7 +79,8 @@ class Workers:
                  before_terminating: Callable[[], None] | None = None):
         self._before_terminating = before_terminating
         self._answers, answers_writer = context.Pipe(duplex=False)
-        answers_lock = context.Lock()
+        # kept while the workers live: a fresh process opens it by name after start() has let go of its arguments
+        self._answers_lock = answers_lock = context.Lock()
         readers, self._tasks = zip(*(context.Pipe(duplex=False) for _ in range(jobs)))
         self._processes = [
             context.Process(target=_serve, daemon=True, name=f"kmo-rules worker {number + 1}",
