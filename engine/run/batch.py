@@ -352,13 +352,17 @@ def decide_block(decider: LineDecider, block: Block, keep_going: bool) -> BlockR
             result = decider.line(number, line.rstrip("\r"))
             if result.decision is None:
                 if not keep_going:
-                    return BlockResult(block.index, "".join(text + "\n" for text in out), cases, 1, result)
+                    return BlockResult(block.index, _lines_text(out), cases, 1, result)
                 invalid += 1
                 decided = result.error_json()
             else:
                 decided = result.decision
         out.append(decided)
-    return BlockResult(block.index, "".join(text + "\n" for text in out), cases, invalid)
+    return BlockResult(block.index, _lines_text(out), cases, invalid)
+
+
+def _lines_text(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n" if lines else ""
 
 
 _TURN: dict = {}  # in a worker writing straight to the output: (fd, the block whose turn it is, its condition)
@@ -370,16 +374,23 @@ def _open_writer(book, explain, lang, on, keep_going, fd, turn, condition) -> No
     _TURN.update(fd=fd, turn=turn, condition=condition, parent=os.getppid())
 
 
-def _decide_and_write(block: Block) -> BlockResult:
-    """In a worker: a block decided and, when its turn comes (every block before it written), its output
-    written to the output file itself; only the counts go back to the parent."""
+def _decide_and_write(block: Block):
+    """In a worker: a block decided, and its output written to the output file itself when its turn comes
+    (every block before it written); meanwhile the worker may decide its next block. Only the counts go
+    back to the parent, once written."""
     result = decide_block(_WORKER["decider"], block, _WORKER["keep_going"])
-    fd, turn, condition = _TURN["fd"], _TURN["turn"], _TURN["condition"]
-    if fd is None:
+    if _TURN["fd"] is None:
         return result
+    from .workers import Later
+    turn = _TURN["turn"]
+    return Later(lambda: turn.value == block.index or turn.value < 0, lambda: _write_in_turn(block.index, result))
+
+
+def _write_in_turn(index: int, result: BlockResult) -> BlockResult:
+    fd, turn, condition = _TURN["fd"], _TURN["turn"], _TURN["condition"]
     data = memoryview(result.text.encode("utf-8"))
     with condition:
-        while 0 <= turn.value != block.index:  # a stopped run (turn -1) writes nothing more
+        while 0 <= turn.value != index:  # a stopped run (turn -1) writes nothing more
             if not condition.wait(1.0) and os.getppid() != _TURN["parent"]:
                 raise SystemExit(1)  # the batch was killed: its turn will never come
         if turn.value >= 0:
@@ -391,7 +402,7 @@ def _decide_and_write(block: Block) -> BlockResult:
             except OSError as error:  # a full disk, a closed output: said, not a traceback
                 raise OutputFailed(f"cannot write the decisions: {(error.strerror or str(error)).lower()}") from None
             finally:
-                turn.value = -1 if result.stopped is not None else block.index + 1
+                turn.value = -1 if result.stopped is not None else index + 1
                 condition.notify_all()
     return BlockResult(result.index, "", result.cases, result.invalid, result.stopped)
 

@@ -12,6 +12,7 @@ answers before them still come out, then the batch says what happened.
 from __future__ import annotations
 
 import queue
+from collections import deque
 import signal
 import threading
 from multiprocessing import connection
@@ -35,6 +36,18 @@ class WorkerLost(KmoRulesError):
     """A worker process ended before answering (killed, out of memory)."""
 
 
+class Later:
+    """An answer that must wait for something (a worker's turn to write its block, say). The worker goes on
+    with its next piece of work meanwhile, and between pieces finishes each Later that is `ready()`; when it
+    has nothing else to do, it waits in `finish()` for the oldest. What `finish()` returns (or raises) is the
+    answer."""
+
+    __slots__ = ("ready", "finish")
+
+    def __init__(self, ready: Callable[[], bool], finish: Callable[[], object]):
+        self.ready, self.finish = ready, finish
+
+
 def _serve(number: int, tasks, answers, answers_lock, start: Callable, start_args: tuple, work: Callable) -> None:
     """A worker's life: start once, then work until told to stop (None) or the parent has gone (its pipe ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle: it stops us
@@ -43,30 +56,55 @@ def _serve(number: int, tasks, answers, answers_lock, start: Callable, start_arg
         failed = None
     except BaseException as error:  # the start's error is every piece of work's answer: said by the parent
         failed = error
-    while True:
+    waiting: deque = deque()  # (index, Later), oldest first
+
+    def send(index: int, ok: bool, value) -> bool:
+        if ok and isinstance(value, Later):
+            try:
+                value = value.finish()
+            except BaseException as error:
+                ok, value = False, error
         try:
-            task = tasks.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        index, item = task
-        try:
-            if failed is not None:
-                raise failed
-            answer = (number, index, True, work(item))
-        except BaseException as error:  # sent back, raised in the parent at its place
-            answer = (number, index, False, error)
-        try:
-            data = ForkingPickler.dumps(answer)
+            data = ForkingPickler.dumps((number, index, ok, value))
         except Exception as error:  # an answer that cannot travel is said, not lost
             data = ForkingPickler.dumps((number, index, False,
                                          WorkerLost(f"a worker's answer could not be sent: {error}")))
         try:
             with answers_lock:
                 answers.send_bytes(data)
-        except OSError:
+        except OSError:  # the parent has gone
+            return False
+        return True
+
+    while True:
+        while waiting and waiting[0][1].ready():
+            index, later = waiting.popleft()
+            send(index, True, later)
+        try:
+            if waiting and not tasks.poll():  # nothing else to do: wait for the oldest
+                index, later = waiting.popleft()
+                send(index, True, later)
+                continue
+            task = tasks.recv()
+        except (EOFError, OSError):
+            task = None
+        if task is None:
+            while waiting:
+                index, later = waiting.popleft()
+                send(index, True, later)
             return
+        index, item = task
+        try:
+            if failed is not None:
+                raise failed
+            value = work(item)
+        except BaseException as error:  # sent back, raised in the parent at its place
+            send(index, False, error)
+            continue
+        if isinstance(value, Later):
+            waiting.append((index, value))
+        else:
+            send(index, True, value)
 
 
 class Workers:
