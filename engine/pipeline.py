@@ -190,7 +190,8 @@ class RuleBook:
 
     def evaluate_many(self, cases, *, jobs: int | None = None, explain: bool = False, lang: str = "en",
                       on: date | None = None, keep_going: bool = False):
-        """Cases -> decisions in input order, on `jobs` processes (default: every core); see engine.batch."""
+        """Cases -> decisions in input order, on `jobs` processes (default: every core when that is faster than
+        deciding here, which it measures on the first cases); see engine/run/batch.py."""
         from .run.batch import evaluate_many
         return evaluate_many(self, cases, jobs=jobs, explain=explain, lang=lang, on=on, keep_going=keep_going)
 

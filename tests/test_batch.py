@@ -440,3 +440,40 @@ def test_workers_started_afresh_as_in_a_process_with_threads_give_the_same_decis
     path, _ = long_file
     assert cli("evaluate", path, "--jobs", "2", "--keep-going")[:2] == cli("evaluate", path, "--jobs", "1",
                                                                            "--keep-going")[:2]
+
+
+def test_processes_pay_only_when_deciding_a_case_costs_more_than_moving_it():
+    from engine.run.batch import processes_pay
+    # a plain decision here: 14 us to decide, 9 us to move in this process and 6 in a worker
+    assert not processes_pay(2, 14.0, 9.0, 6.0)
+    assert processes_pay(16, 14.0, 9.0, 6.0)  # on many cores, this process keeps up: 9 us a case
+    assert not processes_pay(64, 14.0, 13.0, 6.0)  # this process alone moves every case: no core count helps
+    assert processes_pay(2, 100.0, 9.0, 6.0)  # a costly decision on two cores
+    assert not processes_pay(1, 100.0, 9.0, 6.0) and not processes_pay(2, 0.0, 0.0, 0.0)
+    assert not processes_pay(8, 100.0, float("inf"), float("inf"))  # cases that cannot be pickled stay here
+
+
+@pytest.mark.parametrize("pays", [False, True])
+def test_evaluate_many_without_jobs_decides_here_unless_processes_pay(monkeypatch, singly, pays):
+    import engine.run.batch as batch
+    import engine.run.workers as workers
+    started = []
+    real = workers.Workers.__init__
+
+    def counting(self, context, jobs, *rest, **named):
+        started.append(jobs)
+        real(self, context, jobs, *rest, **named)
+    monkeypatch.setattr(workers.Workers, "__init__", counting)
+    monkeypatch.setattr(batch, "default_jobs", lambda: 2)
+    monkeypatch.setattr(batch, "processes_pay", lambda *measured: pays)
+    monkeypatch.setattr(batch, "CHUNK", 64)  # the first chunk is decided here, measured, the rest where it pays
+    decided = list(open_rules().evaluate_many(CASES, keep_going=True))
+    assert [d.to_dict() if not isinstance(d, CaseError) else d.problems for d in decided] == [
+        d if not isinstance(d, CaseError) else d.problems for d in singly]
+    assert started == ([2] if pays else [])
+
+
+def test_a_decision_pickles_to_an_equal_decision():
+    decision = open_rules().evaluate(CASES[0])
+    again = pickle.loads(pickle.dumps(decision))
+    assert again == decision and again.to_dict() == decision.to_dict() and again.subsidy == decision.subsidy

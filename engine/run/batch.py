@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -203,22 +204,70 @@ def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bo
 
     An invalid case raises its CaseError where it stands (the decisions before
     it have been yielded); with `keep_going` the error is yielded in its place.
+
+    `jobs`: the processes to decide on. Left out, the first chunk of cases is
+    decided here, and the rest goes to a worker on every core only if that
+    pays: a case and its decision must be pickled both ways, which for a
+    plain decision of this engine costs more than deciding it.
     """
-    jobs = default_jobs() if jobs is None else jobs
-    if jobs <= 1:
-        for case in cases:
-            result = _safe(book, case, explain, lang, on)
+    def checked(results):
+        for result in results:
             if isinstance(result, KmoRulesError) and not keep_going:
                 raise result
             yield result
+
+    cases = iter(cases)
+    if jobs is None:
+        jobs = default_jobs()
+        if jobs > 1:
+            first = list(itertools.islice(cases, CHUNK))
+            decided, seconds = [], []
+            clock = time.perf_counter
+            for case in first:
+                start = clock()
+                decided.append(_safe(book, case, explain, lang, on))
+                seconds.append(clock() - start)
+            yield from checked(decided)
+            # the median case: building a version (on the first case of each) is not what the rest will cost
+            deciding = sorted(seconds)[len(seconds) // 2] * len(seconds) if seconds else 0.0
+            if not processes_pay(jobs, deciding, *_moving(first, decided)):
+                jobs = 1
+    if jobs <= 1:
+        yield from checked(_safe(book, case, explain, lang, on) for case in cases)
         return
     from .workers import Workers, start_context  # (multiprocessing is imported only for many jobs)
     with Workers(start_context(), jobs, _open_in_worker, (book, explain, lang, on), _decide_cases) as workers:
         for chunk in workers.in_order(_chunks(cases, CHUNK), IN_FLIGHT_PER_JOB):
-            for result in chunk:
-                if isinstance(result, KmoRulesError) and not keep_going:
-                    raise result
-                yield result
+            yield from checked(chunk)
+
+
+def processes_pay(cores: int, deciding: float, here: float, there: float, margin: float = 1.25) -> bool:
+    """Whether cases decided in `deciding` seconds here would go faster on `cores` worker processes, when
+    moving them costs `here` seconds in this process (pickling the cases, unpickling the decisions: one
+    process does it for all) and `there` in the workers: this process must keep up, and every core must
+    have room for the deciding and the moving together; `margin` for what the measure does not see."""
+    if cores <= 1 or deciding <= 0:
+        return False
+    spread = max(here, (deciding + here + there) / cores)
+    return spread * margin < deciding
+
+
+def _moving(cases: list, decided: list) -> tuple[float, float]:
+    """Seconds to move these cases to a worker and their decisions back: (in this process, in a worker).
+    Anything that cannot be pickled cannot move: infinitely dear."""
+    from multiprocessing.reduction import ForkingPickler
+    try:
+        start = time.perf_counter()
+        out = ForkingPickler.dumps(cases)
+        middle = time.perf_counter()
+        ForkingPickler.loads(out)
+        back = ForkingPickler.dumps(decided)
+        end = time.perf_counter()
+        ForkingPickler.loads(back)
+        last = time.perf_counter()
+    except Exception:
+        return float("inf"), float("inf")
+    return (middle - start) + (last - end), end - middle
 
 
 def _safe(book, case, explain, lang, on):
