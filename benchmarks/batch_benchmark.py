@@ -8,7 +8,8 @@ temporary folder), side by side in one run:
   in-process     `open_rules()`, then `book.evaluate(case).to_dict()` on the cases
                  parsed beforehand; the same with `parse_case_text(line)` of each
                  line; and with `json.dumps` too, which is what the command line
-                 writes;
+                 writes; `book.evaluate_many(cases)` on the parsed cases (it
+                 chooses whether workers pay) and with `jobs=2`;
   CLI --jobs 1   `python -m engine evaluate FILE.jsonl --jobs 1 > /dev/null` of this
                  checkout, the whole process from start to exit, divided by N;
   CLI --jobs 2   the same on two worker processes.
@@ -124,11 +125,14 @@ def _in_process(book, lines: list[str], step: str) -> tuple[float, float]:
     """(wall, CPU) seconds for every line: parse, decide, to_dict (and json.dumps); or, with step
     "decide", only evaluate(...).to_dict() of the cases parsed beforehand."""
     evaluate, to_json = book.evaluate, json.dumps
-    cases = [parse_case_text(line) for line in lines] if step == "decide" else None
+    cases = [parse_case_text(line) for line in lines] if step in ("decide", "many", "many2") else None
     start, cpu = time.perf_counter(), time.process_time()
     if step == "decide":
         for case in cases:
             evaluate(case).to_dict()
+    elif step in ("many", "many2"):
+        for decision in book.evaluate_many(cases, jobs=2 if step == "many2" else None, keep_going=True):
+            decision.to_dict()
     elif step == "dumps":
         for line in lines:
             to_json(evaluate(parse_case_text(line)).to_dict(), ensure_ascii=False)
@@ -199,12 +203,12 @@ def main(argv: list[str] | None = None) -> int:
         for problem in problems[:5]:
             print(f"  {problem}")
 
-        walls = {"decide": [], "parse": [], "dumps": [], 1: [], 2: []}
+        walls = {"decide": [], "parse": [], "dumps": [], "many": [], "many2": [], 1: [], 2: []}
         cpus = {key: [] for key in walls}
         peaks = {1: [], 2: []}
         try:
             for round_number in range(args.rounds):
-                for step in ("decide", "parse", "dumps"):
+                for step in ("decide", "parse", "dumps", "many", "many2"):
                     wall, cpu = _in_process(book, lines, step)
                     walls[step].append(wall)
                     cpus[step].append(cpu)
@@ -225,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = (("in-process: evaluate(case).to_dict()", "decide"),
                 ("in-process: parse + evaluate + to_dict", "parse"),
                 ("in-process: the same + json.dumps", "dumps"),
+                ("in-process: evaluate_many(cases), to_dict", "many"),
+                ("in-process: evaluate_many(cases, jobs=2)", "many2"),
                 ("CLI evaluate FILE --jobs 1 > /dev/null", 1),
                 ("CLI evaluate FILE --jobs 2 > /dev/null", 2))
         for label, key in rows:
