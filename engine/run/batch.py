@@ -228,6 +228,8 @@ def evaluate_many(book, cases: Iterable, *, jobs: int | None = None, explain: bo
                 decided.append(_safe(book, case, explain, lang, on))
                 seconds.append(clock() - start)
             yield from checked(decided)
+            if len(first) < CHUNK:  # every case is decided: nothing left to measure for
+                return
             # the median case: building a version (on the first case of each) is not what the rest will cost
             deciding = sorted(seconds)[len(seconds) // 2] * len(seconds) if seconds else 0.0
             if not processes_pay(jobs, deciding, *_moving(first, decided)):
