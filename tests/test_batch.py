@@ -405,17 +405,28 @@ def test_an_error_in_a_worker_is_raised_at_its_place_and_so_is_one_of_the_input(
     assert got == list(range(8))
 
 
-def test_without_jobs_a_file_of_one_block_starts_no_process_and_a_longer_one_every_core(long_file, tmp_path,
-                                                                                         monkeypatch):
-    import engine.run.batch as batch
+@pytest.fixture
+def started(monkeypatch):
+    """The number of workers of each batch that starts them, in order."""
     import engine.run.workers as workers
-    started = []
+    jobs_started = []
     real = workers.Workers.__init__
 
     def counting(self, context, jobs, *rest, **named):
-        started.append(jobs)
+        jobs_started.append(jobs)
         real(self, context, jobs, *rest, **named)
     monkeypatch.setattr(workers.Workers, "__init__", counting)
+    return jobs_started
+
+
+def _as_data(results) -> list:
+    """Decisions as the contract's dicts and refused cases as their problems, to compare batch paths."""
+    return [r.problems if isinstance(r, CaseError) else r if isinstance(r, dict) else r.to_dict() for r in results]
+
+
+def test_without_jobs_a_file_of_one_block_starts_no_process_and_a_longer_one_every_core(long_file, tmp_path,
+                                                                                         monkeypatch, started):
+    import engine.run.batch as batch
     monkeypatch.setattr(batch, "default_jobs", lambda: 2)
     small = tmp_path / "small.jsonl"
     small.write_text("\n".join(LINES[:50]) + "\n")
@@ -435,8 +446,7 @@ def test_workers_started_afresh_as_in_a_process_with_threads_give_the_same_decis
     import engine.run.workers as workers
     monkeypatch.setattr(workers, "start_context", lambda: multiprocessing.get_context(method))
     decided = list(open_rules().evaluate_many(CASES, jobs=2, keep_going=True))
-    assert [d.to_dict() if not isinstance(d, CaseError) else d.problems for d in decided] == [
-        d if not isinstance(d, CaseError) else d.problems for d in singly]
+    assert _as_data(decided) == _as_data(singly)
     path, _ = long_file
     assert cli("evaluate", path, "--jobs", "2", "--keep-going")[:2] == cli("evaluate", path, "--jobs", "1",
                                                                            "--keep-going")[:2]
@@ -454,22 +464,13 @@ def test_processes_pay_only_when_deciding_a_case_costs_more_than_moving_it():
 
 
 @pytest.mark.parametrize("pays", [False, True])
-def test_evaluate_many_without_jobs_decides_here_unless_processes_pay(monkeypatch, singly, pays):
+def test_evaluate_many_without_jobs_decides_here_unless_processes_pay(monkeypatch, singly, pays, started):
     import engine.run.batch as batch
-    import engine.run.workers as workers
-    started = []
-    real = workers.Workers.__init__
-
-    def counting(self, context, jobs, *rest, **named):
-        started.append(jobs)
-        real(self, context, jobs, *rest, **named)
-    monkeypatch.setattr(workers.Workers, "__init__", counting)
     monkeypatch.setattr(batch, "default_jobs", lambda: 2)
     monkeypatch.setattr(batch, "processes_pay", lambda *measured: pays)
     monkeypatch.setattr(batch, "CHUNK", 64)  # the first chunk is decided here, measured, the rest where it pays
     decided = list(open_rules().evaluate_many(CASES, keep_going=True))
-    assert [d.to_dict() if not isinstance(d, CaseError) else d.problems for d in decided] == [
-        d if not isinstance(d, CaseError) else d.problems for d in singly]
+    assert _as_data(decided) == _as_data(singly)
     assert started == ([2] if pays else [])
 
 

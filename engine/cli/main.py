@@ -192,8 +192,8 @@ LINES_SUFFIXES = (".jsonl", ".ndjson")
 
 
 def _batch_input(args, stdin):
-    """A JSON Lines batch, as ("file", its name) or ("lines", the lines of standard input); None when the input
-    is one or more single cases."""
+    """A JSON Lines batch, as ("file", (its name, its size)) or ("lines", the lines of standard input); None when
+    the input is one or more single cases."""
     import itertools
     if len(args.cases) != 1:
         return None
@@ -201,8 +201,7 @@ def _batch_input(args, stdin):
     if name != "-":
         if not name.endswith(LINES_SUFFIXES):
             return None
-        _case_text_checks(name)
-        return "file", name
+        return "file", (name, _case_text_checks(name))
     first = stdin.readline(MAX_CASE_BYTES + 1)
     try:
         json.loads(first)
@@ -224,6 +223,7 @@ def _batch_blocks(batch, jobs: int):
     one job); standard input's come as text."""
     from ..run.batch import NotUtf8, file_blocks, text_blocks
     kind, source = batch
+    source = source[0] if kind == "file" else source
     shown = source if kind == "file" else "<stdin>"
     try:
         yield from (file_blocks(source, with_text=jobs <= 1, longest=MAX_CASE_BYTES) if kind == "file"
@@ -245,17 +245,9 @@ def _utf8_lines(lines, name: str):
         raise _FileProblem(f"{name}: line {number + 1}: not UTF-8 text") from None
 
 
-def _size(name: str) -> int:
-    """A file's size (the default --jobs: a file of one block is decided here, starting no process)."""
-    import os
-    try:
-        return os.stat(name).st_size
-    except OSError:
-        return 0
-
-
-def _case_text_checks(name: str) -> None:
-    """A JSON Lines file must be a regular file we can open; its lines are then read as they come."""
+def _case_text_checks(name: str) -> int:
+    """A JSON Lines file must be a regular file we can open; its lines are then read as they come. Its size
+    (without --jobs, a file of one block is decided here, starting no process)."""
     import os
     import stat
     try:
@@ -264,6 +256,7 @@ def _case_text_checks(name: str) -> None:
         raise _FileProblem(f"{name}: cannot read: {(error.strerror or str(error)).lower()}") from None
     if not stat.S_ISREG(info.st_mode):
         raise _FileProblem(f"{name}: cannot read: not a regular file")
+    return info.st_size
 
 
 class _Progress:
@@ -305,7 +298,7 @@ def _evaluate_lines(args, book, batch, stdout, stderr) -> int:
     from ..run.batch import BLOCK_BYTES, default_jobs, write_blocks
     if args.format == "text":
         raise _UsageError("kmo-rules evaluate: --format text is for single cases; JSON Lines give JSON Lines")
-    jobs = args.jobs or (1 if batch[0] == "file" and _size(batch[1]) <= BLOCK_BYTES else default_jobs())
+    jobs = args.jobs or (1 if batch[0] == "file" and batch[1][1] <= BLOCK_BYTES else default_jobs())
     progress = _Progress(stderr)
     done = invalid = 0
     for result in write_blocks(book, _batch_blocks(batch, jobs), jobs=jobs, explain=args.explain, lang=args.lang,

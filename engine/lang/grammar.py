@@ -107,6 +107,14 @@ def _parser() -> lark.Lark:
     return parser
 
 
+def _literal_alternative(kind: str):
+    """The method of `_ToNodes` for a grammar alternative that is a literal of this kind."""
+    @lark.v_args(meta=True)
+    def alternative(self, meta, children):
+        return self._literal(kind, meta, children)
+    return alternative
+
+
 class _ToNodes(lark.Transformer):
     """lark tree -> frozen nodes; each method names the grammar alternative it handles."""
 
@@ -121,34 +129,9 @@ class _ToNodes(lark.Transformer):
     def _literal(self, kind: str, meta, children) -> nodes.Literal:
         return literal(kind, str(children[0]), self._span(meta), self.problems)
 
-    # literal: MONEY -> money, ...
-    @lark.v_args(meta=True)
-    def money(self, meta, children):
-        return self._literal("money", meta, children)
-
-    @lark.v_args(meta=True)
-    def percent(self, meta, children):
-        return self._literal("percent", meta, children)
-
-    @lark.v_args(meta=True)
-    def duration(self, meta, children):
-        return self._literal("duration", meta, children)
-
-    @lark.v_args(meta=True)
-    def date(self, meta, children):
-        return self._literal("date", meta, children)
-
-    @lark.v_args(meta=True)
-    def decimal(self, meta, children):
-        return self._literal("decimal", meta, children)
-
-    @lark.v_args(meta=True)
-    def integer(self, meta, children):
-        return self._literal("int", meta, children)
-
-    @lark.v_args(meta=True)
-    def string(self, meta, children):
-        return self._literal("string", meta, children)
+    # literal: each grammar alternative of a literal -> the kind of literal it writes
+    money, percent, duration, date, decimal, integer, string = (
+        _literal_alternative(kind) for kind in ("money", "percent", "duration", "date", "decimal", "int", "string"))
 
     @lark.v_args(meta=True)
     def true(self, meta, children):
