@@ -478,3 +478,19 @@ def test_a_decision_pickles_to_an_equal_decision():
     decision = open_rules().evaluate(CASES[0])
     again = pickle.loads(pickle.dumps(decision))
     assert again == decision and again.to_dict() == decision.to_dict() and again.subsidy == decision.subsidy
+
+
+def test_a_batch_of_one_case_compiles_no_fast_path_and_a_longer_one_decides_by_it(singly):
+    """Deciding one case costs no compiling of the fast path (a portal calling the command per case); from a
+    version's third case on, the batch decides by it, line for line as the full way."""
+    from engine.run.batch import LineDecider, decide_block, text_blocks
+    book = open_rules()
+    one = decide_block(LineDecider(book), next(text_blocks(LINES[:1])), True)
+    fast = book.for_case(CASES[0]).compiled.fast
+    assert one.cases == 1 and not fast.built
+    decider = LineDecider(book)
+    assert decider.text(LINES[0]) is None and decider.text(LINES[0]) is None  # the full way's, until built
+    many = decide_block(decider, next(text_blocks(LINES[:40])), True)
+    assert fast.built and decider.text(LINES[0]) is not None
+    expected = [d for d in singly[:40] if not isinstance(d, CaseError)]
+    assert [json.loads(line) for line in many.text.splitlines()] == json.loads(json.dumps(expected))

@@ -18,10 +18,13 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import CaseError, RulesError, load_ruleset
 from engine.source.case import (MAX_DIGITS, MAX_ITEMS, MAX_PATTERN_TEXT, MAX_STRING, MAX_UNKNOWN_FIELDS, TOO_MANY_DIGITS,
-                         CaseSchemaError, CaseTextError, case_model, parse_case_text)
+                         CaseSchemaError, CaseTextError, case_model, parse_case_text,
+                         read_object_line)
 from engine.pipeline import validate_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -493,6 +496,65 @@ def test_case_text_that_is_not_utf8_is_refused():
 def test_an_empty_case_is_refused(text):
     with pytest.raises(CaseTextError, match="the case is empty"):
         parse_case_text(text)
+
+
+def _read_as_parse_case_text_reads(text):
+    """read_object_line's answer is None, or exactly what parse_case_text reads (a line it refuses is None)."""
+    quick = read_object_line(text)
+    try:
+        full = parse_case_text(text)
+    except CaseTextError:
+        assert quick is None, text
+        return
+    assert quick is None or repr(quick) == repr(full), text
+    return quick
+
+
+@pytest.mark.parametrize("text, read", [
+    ('{"a": 1, "b": [1.50, {"c": null}]}', True),
+    ('{"a": 1}  \t\r', True),  # what JSON counts as space may follow
+    ('{"a": 1}\x0b', False),  # other ASCII space is not JSON's: "Extra data"
+    ('{"a": 1} {"b": 2}', False),
+    ('{"a": 1, "a": 2}', False),  # a key written twice, in any object
+    ('{"a": {"b": 1, "b": 1}}', False),
+    (' {"a": 1}', False),  # read the full way (which takes it)
+    ('[{"a": 1}]', False),
+    ('{"a": "\\u00e9"}', True),
+    ('{"a": "é"}', False),  # not ASCII: the full way checks it is UTF-8
+    ('{"a": 1', False),
+    ('{"a": 1' + "]" * 3, False),
+    ('{"a": 1e999999999999}', True),  # an exponent beyond Decimal's, kept to be refused by path
+    ('{"a": ' + "9" * 5000 + '}', False),  # longer than int() reads: the full way reads it as a Decimal
+    ('{"a": ' + "[" * 100_000 + "]" * 100_000 + '}', False),
+    ("{'a': 1}", False),
+    ("{a: 1}", False),  # YAML, or nothing, the full way says
+])
+def test_a_batch_line_is_read_as_a_case_text_is(text, read):
+    assert (_read_as_parse_case_text_reads(text) is not None) is read
+
+
+def _written(pairs_or_value, space):
+    """JSON text of a value whose objects are lists of (key, value) pairs: a key may come twice."""
+    if isinstance(pairs_or_value, tuple):
+        return "{" + ("," + space).join(f'"{key}"{space}:{space}{_written(value, space)}'
+                                          for key, value in pairs_or_value) + "}"
+    if isinstance(pairs_or_value, list):
+        return "[" + ",".join(_written(value, space) for value in pairs_or_value) + "]"
+    return pairs_or_value
+
+
+JSON_LEAVES = st.sampled_from(["1", "-0", "2.50", "1e400", "1E-7", "9" * 4400, "true", "null", '"x"', '"\\u0041"',
+                               '"\\""', '"a\\\\"'])
+JSON_VALUES = st.recursive(JSON_LEAVES, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.lists(st.tuples(st.sampled_from("abc"), inner), max_size=4).map(tuple)), max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.sampled_from("abcd"), JSON_VALUES), max_size=5).map(tuple),
+       st.sampled_from(["", " ", "\t"]), st.sampled_from(["", " ", "\t\r", "\x0b", " x", "}", ",{}"]))
+def test_any_line_is_read_as_a_case_text_is(case, space, after):
+    _read_as_parse_case_text_reads(_written(case, space) + after)
 
 
 def test_a_crafted_schema_error_reaches_the_rules_user(tmp_path):

@@ -23,7 +23,7 @@ from datetime import date
 
 from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
 from ..core.span import format_json_path
-from ..source.case import CaseTextError, parse_case_text
+from ..source.case import CaseTextError, parse_case_text, read_object_line
 from .evaluate import Reason
 
 CHUNK = 1024           # cases sent to a worker at a time (fewer, larger messages between processes)
@@ -153,25 +153,22 @@ class LineDecider:
         if self.explain:
             return None
         try:
-            raw = parse_case_text(text)
+            raw = read_object_line(text)
+            if raw is None:
+                raw = parse_case_text(text)
             book = self.book
             built = book.on(self.day) if self.day is not None else book.for_case(raw)
         except (CaseTextError, KmoRulesError):
             return None
         if built is not self.built:
-            run = built.compiled.fast_path
-            self.writer = DecisionText.of(built.info) if run is not None else None
-            self.built = built
-        if self.writer is None:
-            return None
-        run = built.compiled.fast_path  # the first case of a version builds it: read it again each time
+            self.writer, self.built = DecisionText.of(built.info), built
+        run = built.compiled.fast_path  # None until the full way has built it: read it again each time
         return run(raw, self.lang, built.info, self.writer, Reason.written) if run is not None else None
 
-    def line(self, number: int, text: str) -> LineResult:
-        decided = self.text(text)
-        if decided is not None:
-            return LineResult(number, decided)
+    def full_way(self, number: int, text: str) -> LineResult:
+        """A line that `text` gave up on, decided the full way: its decision, or what is wrong with it."""
         return decide_line(self.book, number, text, self.explain, self.lang, self.day)
+
 
 def _decide_cases(chunk: list) -> list:
     book = _WORKER["book"]
@@ -351,13 +348,15 @@ def file_blocks(path: str, with_text: bool = True, longest: int | None = None) -
                 data += handle.readline(longest + 1 if longest else -1)
                 if longest is not None and len(data) - data.rfind(b"\n") - 1 > longest:
                     raise ValueError(f"line {first + data.count(NEWLINE)}: longer than {longest:,} bytes")
-            try:
-                text = data.decode("utf-8")
-            except UnicodeDecodeError as error:
-                raise NotUtf8(first + data.count(b"\n", 0, error.start)) from None
+            text = None
+            if with_text or not data.isascii():  # ASCII is UTF-8: checked a few times quicker than decoded
+                try:
+                    text = data.decode("utf-8")
+                except UnicodeDecodeError as error:
+                    raise NotUtf8(first + data.count(b"\n", 0, error.start)) from None
             yield Block(index, first, text if with_text else None, None if with_text else str(path), offset,
                         len(data))
-            index, first, offset = index + 1, first + text.count("\n"), offset + len(data)
+            index, first, offset = index + 1, first + data.count(NEWLINE), offset + len(data)
 
 
 def text_blocks(lines: Iterable[str], longest: int | None = None) -> Iterator[Block]:
@@ -400,7 +399,7 @@ def decide_block(decider: LineDecider, block: Block, keep_going: bool) -> BlockR
         cases += 1
         decided = decide(line)
         if decided is None:
-            result = decider.line(number, line.rstrip("\r"))
+            result = decider.full_way(number, line.rstrip("\r"))
             if result.decision is None:
                 if not keep_going:
                     return BlockResult(block.index, _lines_text(out), cases, 1, result)

@@ -58,11 +58,12 @@ class CompiledRuleSet:
 
     @property
     def fast_path(self) -> Callable | None:
-        """The fast path's function (`FastPath.run`), while `decide` is the function compiled beside it: a
-        ruleset whose `decide` was replaced (to observe it, or to break it in a test) decides through that
-        function only."""
+        """The fast path's compiled function, once built (see FastPath: the full way decides a version's first
+        two cases, building it on the second), while `decide` is the function compiled beside it: a ruleset
+        whose `decide` was replaced (to observe it, or to break it in a test) decides through that function
+        only."""
         fast = self.fast
-        return fast.run if fast is not None and fast.decide is self.decide else None
+        return fast.run if fast is not None and fast.built and fast.decide is self.decide else None
 
 
 class FastPath:
@@ -79,6 +80,7 @@ class FastPath:
     def __init__(self, checked: CheckedRuleSet, decide: Callable):
         self.checked, self.decide = checked, decide
         self.lock = threading.Lock()
+        self.built = False
         self.run = self.first_run
 
     def first_run(self, *arguments):
@@ -93,8 +95,9 @@ class FastPath:
         """Written and compiled now, if it is not yet: on a second case, or before a batch starts its worker
         processes, which then inherit it instead of each building its own."""
         with self.lock:  # two threads deciding their second case build it once
-            if self.run == self.first_run or self.run == self.second_run:
+            if not self.built:
                 self.run = _fast_function(self.checked) or _never
+                self.built = True
 
 
 def _never(*arguments):

@@ -1523,6 +1523,26 @@ _JSON = json.JSONDecoder(parse_float=_json_decimal, object_pairs_hook=_unique_ke
 _LONG_JSON = json.JSONDecoder(parse_float=_json_decimal, parse_int=_json_int, object_pairs_hook=_unique_keys)
 
 
+_SCAN = _JSON.scan_once
+_JSON_SPACE = " \t\r\n"
+
+
+def read_object_line(text: str):
+    """A line of JSON Lines holding one JSON object, in ASCII -> its raw case, read as parse_case_text reads
+    it (the same decoder, hooks and all) but without the checks and calls around the decoder, a seventh
+    of reading a batch's line; None for any other line, which parse_case_text then reads, saying what is
+    wrong."""
+    if text[:1] != "{" or not text.isascii():
+        return None
+    try:
+        raw, end = _SCAN(text, 0)
+    except (ValueError, StopIteration, RecursionError):  # not JSON, a key written twice, a number too long
+        return None
+    if end != len(text) and text[end:].strip(_JSON_SPACE):
+        return None
+    return raw
+
+
 def parse_case_text(text: str):
     """JSON or YAML text -> raw case, with numbers kept exact (never float); CaseTextError when unreadable."""
     if not text.isascii():
