@@ -54,7 +54,7 @@ sys.path.insert(0, str(HERE))
 
 from corpus import corpus_lines, generate_cases, year_spec  # noqa: E402
 from engine import open_rules  # noqa: E402
-from engine.source.case import parse_case_text, read_object_line  # noqa: E402
+from engine.source.case import parse_case_text  # noqa: E402
 
 MILLION = 1_000_000
 DISTINCT_FOR_MILLION = 100_000
@@ -138,7 +138,7 @@ def _in_process(book, lines: list[str], step: str) -> tuple[float, float]:
     start, cpu = time.perf_counter(), time.process_time()
     if step == "read":  # what the command line does to read a line, and no more
         for line in lines:
-            read_object_line(line)
+            parse_case_text(line)
     elif step == "decide":
         for case in cases:
             evaluate(case).to_dict()

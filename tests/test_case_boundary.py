@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from engine import CaseError, RulesError, load_ruleset
 from engine.source.case import (MAX_DIGITS, MAX_ITEMS, MAX_PATTERN_TEXT, MAX_STRING, MAX_UNKNOWN_FIELDS, TOO_MANY_DIGITS,
                          CaseSchemaError, CaseTextError, case_model, parse_case_text,
-                         read_object_line)
+                         read_case_text_fully, read_object_line)
 from engine.pipeline import validate_rules
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -499,14 +499,19 @@ def test_an_empty_case_is_refused(text):
 
 
 def _read_as_parse_case_text_reads(text):
-    """read_object_line's answer is None, or exactly what parse_case_text reads (a line it refuses is None)."""
+    """read_object_line's answer is None, or exactly what the full way reads (a line it refuses is None); and
+    parse_case_text reads, or refuses, as the full way does."""
     quick = read_object_line(text)
     try:
-        full = parse_case_text(text)
-    except CaseTextError:
+        full = read_case_text_fully(text)
+    except CaseTextError as error:
         assert quick is None, text
+        with pytest.raises(CaseTextError) as again:
+            parse_case_text(text)
+        assert str(again.value) == str(error)
         return
     assert quick is None or repr(quick) == repr(full), text
+    assert repr(parse_case_text(text)) == repr(full)
     return quick
 
 

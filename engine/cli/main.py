@@ -221,16 +221,14 @@ def _batch_input(args, stdin):
 def _batch_blocks(batch, jobs: int):
     """The blocks of a batch: a file's are read by the workers themselves where they lie (with more than
     one job); standard input's come as text."""
-    from ..run.batch import NotUtf8, file_blocks, text_blocks
+    from ..run.batch import file_blocks, text_blocks
     kind, source = batch
     source = source[0] if kind == "file" else source
     shown = source if kind == "file" else "<stdin>"
     try:
         yield from (file_blocks(source, with_text=jobs <= 1, longest=MAX_CASE_BYTES) if kind == "file"
                     else text_blocks(source, longest=MAX_CASE_BYTES))
-    except NotUtf8 as error:
-        raise _FileProblem(f"{shown}: {error}") from None
-    except ValueError as error:
+    except ValueError as error:  # a line not UTF-8, or longer than a case may be: named by its number
         raise _FileProblem(f"{shown}: {error}") from None
     except OSError as error:
         raise _FileProblem(f"{shown}: cannot read: {(error.strerror or str(error)).lower()}") from None
@@ -246,8 +244,8 @@ def _utf8_lines(lines, name: str):
 
 
 def _case_text_checks(name: str) -> int:
-    """A JSON Lines file must be a regular file we can open; its lines are then read as they come. Its size
-    (without --jobs, a file of one block is decided here, starting no process)."""
+    """A JSON Lines file must be a regular file we can open (its lines are then read as they come) -> its size,
+    by which a file of one block is decided here without --jobs, starting no process."""
     import os
     import stat
     try:

@@ -115,6 +115,23 @@ def _literal_alternative(kind: str):
     return alternative
 
 
+def _spanned(make):
+    """The method of `_ToNodes` for a grammar alternative whose node is `make(*children, span)`."""
+    @lark.v_args(meta=True)
+    def alternative(self, meta, children):
+        return make(*children, self._span(meta))
+    return alternative
+
+
+def _operator(make):
+    """The method of `_ToNodes` for an operator between two operands: its node placed at the operator."""
+    @lark.v_args(meta=True)
+    def alternative(self, meta, children):
+        left, op, right = children
+        return make(str(op), left, right, self.place(op.start_pos))
+    return alternative
+
+
 class _ToNodes(lark.Transformer):
     """lark tree -> frozen nodes; each method names the grammar alternative it handles."""
 
@@ -153,47 +170,13 @@ class _ToNodes(lark.Transformer):
     def field(self, meta, children):
         return nodes.Field(children[0], str(children[1]), self.place(children[1].start_pos))
 
-    @lark.v_args(meta=True)
-    def index(self, meta, children):
-        return nodes.Index(children[0], children[1], self._span(meta))
+    index, negate = _spanned(nodes.Index), _spanned(nodes.Negate)
 
-    @lark.v_args(meta=True)
-    def negate(self, meta, children):
-        return nodes.Negate(children[0], self._span(meta))
+    binary, compare = _operator(nodes.Binary), _operator(nodes.Compare)
 
-    @lark.v_args(meta=True)
-    def binary(self, meta, children):
-        left, op, right = children
-        return nodes.Binary(str(op), left, right, self.place(op.start_pos))
-
-    @lark.v_args(meta=True)
-    def compare(self, meta, children):
-        left, op, right = children
-        return nodes.Compare(str(op), left, right, self.place(op.start_pos))
-
-    @lark.v_args(meta=True)
-    def member(self, meta, children):
-        return nodes.Member(children[0], children[1], False, self._span(meta))
-
-    @lark.v_args(meta=True)
-    def not_member(self, meta, children):
-        return nodes.Member(children[0], children[1], True, self._span(meta))
-
-    @lark.v_args(meta=True)
-    def and_op(self, meta, children):
-        return nodes.And(children[0], children[1], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def or_op(self, meta, children):
-        return nodes.Or(children[0], children[1], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def not_op(self, meta, children):
-        return nodes.Not(children[0], self._span(meta))
-
-    @lark.v_args(meta=True)
-    def if_expr(self, meta, children):
-        return nodes.If(children[0], children[1], children[2], self._span(meta))
+    member = _spanned(lambda item, collection, span: nodes.Member(item, collection, False, span))
+    not_member = _spanned(lambda item, collection, span: nodes.Member(item, collection, True, span))
+    and_op, or_op, not_op, if_expr = (_spanned(node) for node in (nodes.And, nodes.Or, nodes.Not, nodes.If))
 
     @lark.v_args(meta=True)
     def call(self, meta, children):

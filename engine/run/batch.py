@@ -23,7 +23,7 @@ from datetime import date
 
 from ..core.diagnostics import CaseError, CaseProblem, KmoRulesError, VersionNotFound
 from ..core.span import format_json_path
-from ..source.case import CaseTextError, parse_case_text, read_object_line
+from ..source.case import CaseTextError, parse_case_text
 from .evaluate import Reason
 
 CHUNK = 1024           # cases sent to a worker at a time (fewer, larger messages between processes)
@@ -146,24 +146,27 @@ class LineDecider:
     def __init__(self, book, explain: bool = False, lang: str = "en", on=None):
         self.book, self.explain, self.lang = book, explain, lang
         self.day = date.fromisoformat(on) if isinstance(on, str) else on
-        self.built = self.writer = None  # the version the line before was decided by, and its writer
+        # the version the line before was decided by, its writer and its fast path
+        self.built = self.writer = self.run = None
 
     def text(self, text: str) -> str | None:
         """A line's decision as JSON text, or None when it must be decided the full way."""
         if self.explain:
             return None
         try:
-            raw = read_object_line(text)
-            if raw is None:
-                raw = parse_case_text(text)
+            raw = parse_case_text(text)
             book = self.book
             built = book.on(self.day) if self.day is not None else book.for_case(raw)
         except (CaseTextError, KmoRulesError):
             return None
         if built is not self.built:
-            self.writer, self.built = DecisionText.of(built.info), built
-        run = built.compiled.fast_path  # None until the full way has built it: read it again each time
-        return run(raw, self.lang, built.info, self.writer, Reason.written) if run is not None else None
+            self.writer, self.built, self.run = DecisionText.of(built.info), built, None
+        run = self.run
+        if run is None:  # None until the full way has built it: asked again until then
+            run = self.run = built.compiled.fast_path
+            if run is None:
+                return None
+        return run(raw, self.lang, built.info, self.writer, Reason.written)
 
     def full_way(self, number: int, text: str) -> LineResult:
         """A line that `text` gave up on, decided the full way: its decision, or what is wrong with it."""

@@ -1528,10 +1528,9 @@ _JSON_SPACE = " \t\r\n"
 
 
 def read_object_line(text: str):
-    """A line of JSON Lines holding one JSON object, in ASCII -> its raw case, read as parse_case_text reads
-    it (the same decoder, hooks and all) but without the checks and calls around the decoder, a seventh
-    of reading a batch's line; None for any other line, which parse_case_text then reads, saying what is
-    wrong."""
+    """A text holding one JSON object, in ASCII -> its raw case, read by the decoder of parse_case_text (hooks
+    and all) but without the checks and calls around it, a seventh of reading a batch's line; None for any
+    other text, which parse_case_text then reads the full way, saying what is wrong."""
     if text[:1] != "{" or not text.isascii():
         return None
     try:
@@ -1545,6 +1544,12 @@ def read_object_line(text: str):
 
 def parse_case_text(text: str):
     """JSON or YAML text -> raw case, with numbers kept exact (never float); CaseTextError when unreadable."""
+    quick = read_object_line(text)  # most cases of a batch: one object in ASCII
+    return quick if quick is not None else read_case_text_fully(text)
+
+
+def read_case_text_fully(text: str):
+    """parse_case_text without its shortcut (read_object_line, which the tests hold to this)."""
     if not text.isascii():
         try:
             text.encode("utf-8")
